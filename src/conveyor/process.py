@@ -1,0 +1,93 @@
+"""The one place that runs subprocesses. Commands are plain argv lists (never a shell string), secrets go
+through stdin or the environment (never argv), and output can be streamed line by line while it is also
+captured for parsing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from conveyor.errors import ToolError
+
+LineSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command line as data: what to run, where, with which extra environment and stdin."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    stdin: str | None = None
+
+    def display(self) -> str:
+        """The command line for messages (the environment and stdin are never shown)."""
+        return " ".join(self.argv)
+
+
+@dataclass(frozen=True)
+class Completed:
+    """What a finished command returned: its exit code and its combined output lines."""
+
+    command: Command
+    returncode: int
+    lines: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def last_line(self) -> str:
+        """The last non-empty output line: usually the error a tool printed."""
+        return next((line for line in reversed(self.lines) if line.strip()), "")
+
+
+def run(command: Command, sink: LineSink | None = None, base_env: Mapping[str, str] | None = None) -> Completed:
+    """Run `command`, stream each output line to `sink` (if given) and return the exit code and lines.
+
+    `base_env` is the environment the command starts from (the process environment when None); the
+    command's own `env` is laid over it. A missing program raises ToolError."""
+    env = dict(os.environ if base_env is None else base_env)
+    env.update(command.env)
+    try:
+        proc = subprocess.Popen(
+            command.argv,
+            cwd=command.cwd,
+            env=env,
+            stdin=subprocess.PIPE if command.stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
+    except FileNotFoundError as exc:
+        raise ToolError(f"{command.argv[0]} is not installed", f"install it and put it on PATH ({exc})") from None
+    if command.stdin is not None and proc.stdin is not None:
+        proc.stdin.write(command.stdin)
+        proc.stdin.close()
+    lines: list[str] = []
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        line = raw.rstrip("\n")
+        lines.append(line)
+        if sink is not None:
+            sink(line)
+    return Completed(command=command, returncode=proc.wait(), lines=tuple(lines))
+
+
+def argv(*parts: str | Sequence[str]) -> tuple[str, ...]:
+    """Flatten strings and sequences of strings into an argv tuple."""
+    out: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+        else:
+            out.extend(part)
+    return tuple(out)
