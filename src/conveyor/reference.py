@@ -19,9 +19,7 @@ DEFAULT_DOMAIN = "docker.io"
 NAME_MAX = 255
 
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = re.compile(
-    rf"^(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$"
-)
+_DOMAIN = re.compile(rf"^(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$")
 _PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$")
@@ -48,9 +46,7 @@ class ImageReference:
         _check_domain(domain, text)
         _check_path(path, text)
         if len(name) > NAME_MAX:
-            raise BadReference(
-                f"malformed image reference {text!r}", f"the name is longer than {NAME_MAX} characters"
-            )
+            raise BadReference(f"malformed image reference {text!r}", f"the name is longer than {NAME_MAX} characters")
         return cls(domain=domain, path=path, tag=tag, digest=digest)
 
     @property
@@ -97,9 +93,7 @@ def _split_digest(text: str) -> tuple[str, str]:
     if not _DIGEST.match(digest):
         raise BadReference(f"malformed image reference {text!r}", f"{digest!r} is not a digest")
     if digest.startswith("sha256:") and not _SHA256.match(digest):
-        raise BadReference(
-            f"malformed image reference {text!r}", "a sha256 digest is 64 lower-case hex characters"
-        )
+        raise BadReference(f"malformed image reference {text!r}", "a sha256 digest is 64 lower-case hex characters")
     return name, digest
 
 

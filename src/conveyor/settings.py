@@ -1,0 +1,270 @@
+"""Settings: read once, in one place, into one frozen object.
+
+Precedence, highest first: task flags > process environment > `.env` > `invoke.yaml` (`conveyor:`) >
+defaults. GitLab's predefined variables are used where they exist; outside GitLab the commit and ref come
+from git and the ref slug is computed by GitLab's rule. No other module reads `os.environ`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conveyor.errors import BadReference, ConfigError
+from conveyor.reference import ImageReference
+from conveyor.slug import ref_slug
+
+GitLookup = Callable[[str], str | None]
+"""Answers a git question ("commit" or "branch") for the project, or None outside a git repository."""
+
+DEFAULT_COVERAGE_REGEX = r"^\s*Lines:\s*(\d+(?:\.\d+)?)%"
+_SHA = re.compile(r"^[0-9a-f]{7,64}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One scalar setting: its attribute name, environment variable, default and help text."""
+
+    name: str
+    env: str
+    default: str
+    help: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("registry", "CI_REGISTRY", "127.0.0.1:5000", "Registry host[:port] images are pushed to."),
+    Setting(
+        "registry_image",
+        "CI_REGISTRY_IMAGE",
+        "",
+        "Repository prefix of the project's images (default: <registry>/conveyor/example).",
+    ),
+    Setting("registry_user", "CI_REGISTRY_USER", "", "Registry user name (GitLab sets gitlab-ci-token)."),
+    Setting("registry_password", "CI_REGISTRY_PASSWORD", "", "Registry password or token.", secret=True),
+    Setting("job_token", "CI_JOB_TOKEN", "", "GitLab job token (used as the registry password if none).", True),
+    Setting("commit_sha", "CI_COMMIT_SHA", "", "Commit being built (default: git rev-parse HEAD)."),
+    Setting("ref_name", "CI_COMMIT_REF_NAME", "", "Branch or tag being built (default: the git branch)."),
+    Setting("ref_slug", "CI_COMMIT_REF_SLUG", "", "URL-safe ref (default: computed by GitLab's rule)."),
+    Setting("pipeline_id", "CI_PIPELINE_ID", "local", "Pipeline id, recorded in deploy change causes."),
+    Setting(
+        "compose_files",
+        "CONVEYOR_COMPOSE_FILES",
+        "compose/docker-compose.yml:compose/docker-compose.gitlab.yml",
+        "Compose files for the CI image and test jobs, ':'-separated, relative to the project.",
+    ),
+    Setting("compose_project", "CONVEYOR_COMPOSE_PROJECT", "conveyor-example", "Compose project name."),
+    Setting("ci_image_name", "CONVEYOR_CI_IMAGE_NAME", "ci", "Name of the CI image under the registry image."),
+    Setting("ci_service", "CONVEYOR_CI_SERVICE", "app", "Compose service that builds the CI image."),
+    Setting(
+        "base_image",
+        "CONVEYOR_BASE_IMAGE",
+        "",
+        "Base image the example's Dockerfiles start from (default: <registry>/conveyor/busybox:1.35).",
+    ),
+    Setting("reports_dir", "CONVEYOR_REPORTS_DIR", "reports", "Where JUnit reports are written."),
+    Setting("docker_host", "DOCKER_HOST", "", "Docker engine address (default: the local socket)."),
+    Setting("docker_tls_verify", "DOCKER_TLS_VERIFY", "", "Verify the engine's TLS certificate (dind)."),
+    Setting("docker_cert_path", "DOCKER_CERT_PATH", "", "Client certificates for the engine (dind)."),
+    Setting("docker_config", "DOCKER_CONFIG", "", "Docker client configuration directory."),
+)
+
+
+@dataclass(frozen=True)
+class TestJob:
+    """A test job: a command run in a compose service of the CI image."""
+
+    name: str
+    command: str
+    service: str
+    services: tuple[str, ...] = ()
+    coverage_regex: str = ""
+
+    @property
+    def no_deps(self) -> bool:
+        """Jobs that need no service run with `--no-deps`."""
+        return not self.services
+
+
+@dataclass(frozen=True)
+class ImageNames:
+    """Every image name Conveyor uses, derived in one place."""
+
+    ci_commit: ImageReference
+    ci_branch: ImageReference
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    registry: str
+    registry_image: str
+    registry_user: str
+    registry_password: str = field(repr=False)
+    job_token: str = field(repr=False)
+    commit_sha: str
+    ref_name: str
+    ref_slug: str
+    pipeline_id: str
+    compose_files: tuple[Path, ...]
+    compose_project: str
+    ci_image_name: str
+    ci_service: str
+    base_image: str
+    reports_dir: Path
+    docker_host: str
+    docker_tls_verify: str
+    docker_cert_path: str
+    docker_config: str
+    test_jobs: tuple[TestJob, ...]
+
+    @property
+    def images(self) -> ImageNames:
+        ci = ImageReference.parse(f"{self.registry_image}/{self.ci_image_name}")
+        return ImageNames(ci_commit=ci.with_tag(self.commit_sha), ci_branch=ci.with_tag(self.ref_slug))
+
+    @property
+    def password(self) -> str:
+        """The registry secret: CI_REGISTRY_PASSWORD, else the job token."""
+        return self.registry_password or self.job_token
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.registry_password, self.job_token) if s)
+
+    @property
+    def docker_environment(self) -> dict[str, str]:
+        """DOCKER_* variables for the docker SDK (its from_env reads only what it is given)."""
+        pairs = {
+            "DOCKER_HOST": self.docker_host,
+            "DOCKER_TLS_VERIFY": self.docker_tls_verify,
+            "DOCKER_CERT_PATH": self.docker_cert_path,
+        }
+        return {key: value for key, value in pairs.items() if value}
+
+    def job(self, name: str) -> TestJob:
+        for job in self.test_jobs:
+            if job.name == name:
+                return job
+        known = ", ".join(j.name for j in self.test_jobs) or "none"
+        raise ConfigError(f"unknown test job {name!r}", f"configured jobs: {known} (conveyor.test_jobs in invoke.yaml)")
+
+
+def load_settings(
+    project_dir: Path,
+    yaml_config: Mapping[str, Any],
+    environ: Mapping[str, str],
+    dotenv: Mapping[str, str | None],
+    git: GitLookup,
+    flags: Mapping[str, str | None] | None = None,
+) -> Settings:
+    """Build the Settings from every source, highest precedence first, and validate them."""
+    values = _scalars(yaml_config, environ, dotenv, flags or {})
+    values["registry_image"] = values["registry_image"] or f"{values['registry']}/conveyor/example"
+    values["base_image"] = values["base_image"] or f"{values['registry']}/conveyor/busybox:1.35"
+    values["commit_sha"] = values["commit_sha"] or _from_git(git, "commit")
+    values["ref_name"] = values["ref_name"] or _from_git(git, "branch")
+    values["ref_slug"] = values["ref_slug"] or ref_slug(values["ref_name"])
+    settings = Settings(
+        project_dir=project_dir,
+        compose_files=tuple(project_dir / p for p in values.pop("compose_files").split(":") if p),
+        reports_dir=project_dir / values.pop("reports_dir"),
+        test_jobs=_test_jobs(yaml_config.get("test_jobs") or {}, values["ci_service"]),
+        **values,
+    )
+    _validate(settings)
+    return settings
+
+
+def _scalars(
+    yaml_config: Mapping[str, Any],
+    environ: Mapping[str, str],
+    dotenv: Mapping[str, str | None],
+    flags: Mapping[str, str | None],
+) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for setting in SETTINGS:
+        candidates = (
+            flags.get(setting.name),
+            environ.get(setting.env),
+            dotenv.get(setting.env),
+            _yaml_scalar(yaml_config, setting.name),
+        )
+        values[setting.name] = next((str(v) for v in candidates if v not in (None, "")), setting.default)
+    return values
+
+
+def _yaml_scalar(yaml_config: Mapping[str, Any], name: str) -> str | None:
+    value = yaml_config.get(name)
+    if isinstance(value, list | tuple):
+        return ":".join(str(item) for item in value)
+    return None if value is None else str(value)
+
+
+def _from_git(git: GitLookup, what: str) -> str:
+    value = git(what)
+    if not value:
+        variable = "CI_COMMIT_SHA" if what == "commit" else "CI_COMMIT_REF_NAME"
+        raise ConfigError(
+            f"cannot tell the {what}: this is not a git repository (or HEAD is detached) and {variable} is not set",
+            f"run inside a git checkout on a branch, or set {variable}",
+        )
+    return value
+
+
+def _test_jobs(raw: Mapping[str, Any], default_service: str) -> tuple[TestJob, ...]:
+    jobs = []
+    for name, spec in raw.items():
+        if not isinstance(spec, Mapping) or not spec.get("command"):
+            raise ConfigError(
+                f"test job {name!r} has no command", "give it conveyor.test_jobs.<name>.command in invoke.yaml"
+            )
+        coverage = spec.get("coverage")
+        jobs.append(
+            TestJob(
+                name=str(name),
+                command=str(spec["command"]),
+                service=str(spec.get("service") or default_service),
+                services=tuple(str(s) for s in spec.get("services") or ()),
+                coverage_regex=DEFAULT_COVERAGE_REGEX if coverage is True else str(coverage or ""),
+            )
+        )
+    return tuple(jobs)
+
+
+def _validate(settings: Settings) -> None:
+    if not _SHA.match(settings.commit_sha):
+        raise ConfigError(
+            f"CI_COMMIT_SHA {settings.commit_sha!r} is not a commit SHA", "use 7 to 64 lower-case hex characters"
+        )
+    if not settings.ref_slug:
+        raise ConfigError(f"ref {settings.ref_name!r} has an empty slug", "set CI_COMMIT_REF_NAME to a branch name")
+    if not _NAME.match(settings.compose_project):
+        raise ConfigError(
+            f"CONVEYOR_COMPOSE_PROJECT {settings.compose_project!r} is not a compose project name",
+            "use lower-case letters, digits, '-', '_' and '.'",
+        )
+    try:
+        images = settings.images
+        ImageReference.parse(settings.base_image)
+    except BadReference as exc:
+        raise ConfigError(
+            f"CI_REGISTRY_IMAGE/CONVEYOR_CI_IMAGE_NAME/CONVEYOR_BASE_IMAGE give a bad image name: {exc}",
+            "fix the setting in the environment, .env or invoke.yaml",
+        ) from None
+    if images.ci_commit.domain != settings.registry:
+        raise ConfigError(
+            f"CI_REGISTRY_IMAGE {settings.registry_image!r} is not in registry CI_REGISTRY {settings.registry!r}",
+            "make CI_REGISTRY_IMAGE start with CI_REGISTRY",
+        )
+    for job in settings.test_jobs:
+        if job.coverage_regex:
+            try:
+                re.compile(job.coverage_regex)
+            except re.error as exc:
+                raise ConfigError(
+                    f"test job {job.name!r} has a bad coverage regex ({exc})", "fix it in invoke.yaml"
+                ) from None

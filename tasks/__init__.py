@@ -1,0 +1,9 @@
+"""Conveyor's tasks: this module only assembles the root collection."""
+
+from invoke import Collection
+
+from tasks import build_ci, run_tests
+
+ns = Collection()
+ns.add_task(build_ci.build_ci)
+ns.add_task(run_tests.test)

@@ -1,0 +1,16 @@
+"""inv test"""
+
+from __future__ import annotations
+
+from invoke import Context, task
+
+from tasks.wiring import one_line_errors, toolbox
+
+
+@task(help={"job": "Run only this test job (as a GitLab job does); default: every job, in parallel."})
+@one_line_errors
+def test(ctx: Context, job: str = "") -> None:
+    """Run the configured test jobs in the CI image (all in parallel, or one with --job)."""
+    from conveyor.testjobs import run_tests
+
+    run_tests(toolbox(ctx), job or None)

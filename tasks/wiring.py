@@ -1,0 +1,70 @@
+"""The one bridge between Invoke and the conveyor engine: read the settings once (the only place that
+reads the process environment and `.env`), build the Toolbox, and turn ConveyorError into one line on
+stderr and a non-zero exit code, without a traceback."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dotenv import dotenv_values
+from invoke import Context
+from invoke.exceptions import Exit
+
+from conveyor.console import Console
+from conveyor.errors import ConveyorError
+from conveyor.gitinfo import GitAnswer
+from conveyor.redact import Redactor
+from conveyor.settings import Settings, load_settings
+from conveyor.toolbox import Toolbox
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def plain(value: Any) -> Any:
+    """Invoke's config proxies as plain dicts and lists."""
+    if hasattr(value, "items"):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return value
+
+
+def settings(ctx: Context, flags: Mapping[str, str | None] | None = None) -> Settings:
+    environ = dict(os.environ)
+    return load_settings(
+        project_dir=PROJECT_DIR,
+        yaml_config=plain(ctx.config.get("conveyor", {})),
+        environ=environ,
+        dotenv=dotenv_values(PROJECT_DIR / ".env"),
+        git=GitAnswer(PROJECT_DIR),
+        flags=flags,
+    )
+
+
+def toolbox(ctx: Context, flags: Mapping[str, str | None] | None = None) -> Toolbox:
+    loaded = settings(ctx, flags)
+    console = Console(Redactor(loaded.secrets), gitlab_sections=os.environ.get("GITLAB_CI") == "true")
+    return Toolbox(settings=loaded, console=console)
+
+
+def one_line_errors(body: F) -> F:
+    """Run a task body; a ConveyorError ends it with its one-line message and exit code."""
+
+    @functools.wraps(body)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return body(*args, **kwargs)
+        except ConveyorError as error:
+            message = Redactor(_known_secrets()).clean(str(error))
+            raise Exit(f"conveyor: {message}", code=error.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _known_secrets() -> list[str]:
+    return [os.environ.get(name, "") for name in ("CI_REGISTRY_PASSWORD", "CI_JOB_TOKEN")]
