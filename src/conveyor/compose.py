@@ -49,10 +49,11 @@ class ComposeProject:
 
     def run(self, service: str, command: Sequence[str], no_deps: bool) -> Command:
         flags = ["--rm", "-T"] + (["--no-deps"] if no_deps else [])
-        return self.command("run", flags, service, list(command))
+        return self.command("run", flags, service, list(command), progress="quiet")
 
     def down(self) -> Command:
-        return self.command("down", "--volumes", "--remove-orphans", "--timeout", "5")
+        """Remove the project's containers, networks and volumes (test services are throwaway: no grace)."""
+        return self.command("down", "--volumes", "--remove-orphans", "--timeout", "0", progress="quiet")
 
     def services(self) -> Command:
         return self.command("config", "--services")

@@ -3,7 +3,6 @@ lines from parallel jobs, and wraps steps in GitLab's collapsible log sections w
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,13 +11,18 @@ from contextlib import contextmanager
 from conveyor.process import LineSink
 from conveyor.redact import Redactor
 
-Write = Callable[[str], object]
+Emit = Callable[[str], object]
+"""Where finished lines go (without their newline)."""
+
+
+def print_line(text: str) -> None:
+    print(text, flush=True)
 
 
 class Console:
-    def __init__(self, redactor: Redactor, write: Write | None = None, gitlab_sections: bool = False) -> None:
+    def __init__(self, redactor: Redactor, emit: Emit = print_line, gitlab_sections: bool = False) -> None:
         self._redactor = redactor
-        self._write = write or sys.stdout.write
+        self._emit = emit
         self._lock = threading.Lock()
         self._gitlab_sections = gitlab_sections
 
@@ -28,10 +32,7 @@ class Console:
 
     def line(self, text: str) -> None:
         with self._lock:
-            self._write(self._redactor.clean(text) + "\n")
-            flush = getattr(sys.stdout, "flush", None)
-            if flush is not None and self._write == sys.stdout.write:
-                flush()
+            self._emit(self._redactor.clean(text))
 
     def prefixed(self, prefix: str) -> LineSink:
         """A sink that prints each line behind `prefix` (for output of parallel jobs)."""
@@ -41,15 +42,11 @@ class Console:
     def section(self, name: str, title: str) -> Iterator[None]:
         """A step of the output; a collapsible section in GitLab's job log."""
         if self._gitlab_sections:
-            self._raw(f"\x1b[0Ksection_start:{int(time.time())}:{name}[collapsed=false]\r\x1b[0K{title}")
+            self.line(f"\x1b[0Ksection_start:{int(time.time())}:{name}[collapsed=false]\r\x1b[0K{title}")
         else:
             self.line(f"==> {title}")
         try:
             yield
         finally:
             if self._gitlab_sections:
-                self._raw(f"\x1b[0Ksection_end:{int(time.time())}:{name}\r\x1b[0K")
-
-    def _raw(self, text: str) -> None:
-        with self._lock:
-            self._write(self._redactor.clean(text) + "\n")
+                self.line(f"\x1b[0Ksection_end:{int(time.time())}:{name}\r\x1b[0K")

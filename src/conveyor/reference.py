@@ -90,10 +90,10 @@ def _split_digest(text: str) -> tuple[str, str]:
     if "@" not in text:
         return text, ""
     name, digest = text.split("@", 1)
-    if not _DIGEST.match(digest):
-        raise BadReference(f"malformed image reference {text!r}", f"{digest!r} is not a digest")
     if digest.startswith("sha256:") and not _SHA256.match(digest):
         raise BadReference(f"malformed image reference {text!r}", "a sha256 digest is 64 lower-case hex characters")
+    if not _DIGEST.match(digest):
+        raise BadReference(f"malformed image reference {text!r}", f"{digest!r} is not a digest")
     return name, digest
 
 

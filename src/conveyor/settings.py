@@ -74,7 +74,7 @@ SETTINGS: tuple[Setting, ...] = (
 
 
 @dataclass(frozen=True)
-class TestJob:
+class JobSpec:
     """A test job: a command run in a compose service of the CI image."""
 
     name: str
@@ -119,7 +119,7 @@ class Settings:
     docker_tls_verify: str
     docker_cert_path: str
     docker_config: str
-    test_jobs: tuple[TestJob, ...]
+    test_jobs: tuple[JobSpec, ...]
 
     @property
     def images(self) -> ImageNames:
@@ -145,7 +145,7 @@ class Settings:
         }
         return {key: value for key, value in pairs.items() if value}
 
-    def job(self, name: str) -> TestJob:
+    def job(self, name: str) -> JobSpec:
         for job in self.test_jobs:
             if job.name == name:
                 return job
@@ -215,7 +215,7 @@ def _from_git(git: GitLookup, what: str) -> str:
     return value
 
 
-def _test_jobs(raw: Mapping[str, Any], default_service: str) -> tuple[TestJob, ...]:
+def _test_jobs(raw: Mapping[str, Any], default_service: str) -> tuple[JobSpec, ...]:
     jobs = []
     for name, spec in raw.items():
         if not isinstance(spec, Mapping) or not spec.get("command"):
@@ -224,7 +224,7 @@ def _test_jobs(raw: Mapping[str, Any], default_service: str) -> tuple[TestJob, .
             )
         coverage = spec.get("coverage")
         jobs.append(
-            TestJob(
+            JobSpec(
                 name=str(name),
                 command=str(spec["command"]),
                 service=str(spec.get("service") or default_service),

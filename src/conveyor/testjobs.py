@@ -15,7 +15,7 @@ from xml.etree import ElementTree
 from conveyor import compose
 from conveyor.compose import ComposeProject
 from conveyor.errors import ConfigError, JobFailed, RegistryError, ToolError
-from conveyor.settings import TestJob
+from conveyor.settings import JobSpec
 from conveyor.toolbox import Toolbox
 
 JUNIT_OUTPUT_LINES = 200
@@ -23,7 +23,7 @@ JUNIT_OUTPUT_LINES = 200
 
 @dataclass(frozen=True)
 class JobResult:
-    job: TestJob
+    job: JobSpec
     returncode: int
     seconds: float
     lines: tuple[str, ...]
@@ -42,7 +42,7 @@ class JobResult:
         return values[-1] if values else None
 
 
-def select_jobs(tools: Toolbox, name: str | None) -> tuple[TestJob, ...]:
+def select_jobs(tools: Toolbox, name: str | None) -> tuple[JobSpec, ...]:
     if name:
         return (tools.settings.job(name),)
     if not tools.settings.test_jobs:
@@ -50,7 +50,7 @@ def select_jobs(tools: Toolbox, name: str | None) -> tuple[TestJob, ...]:
     return tools.settings.test_jobs
 
 
-def needed_services(jobs: Sequence[TestJob]) -> list[str]:
+def needed_services(jobs: Sequence[JobSpec]) -> list[str]:
     """The services the jobs run in or need, in first-seen order."""
     seen: dict[str, None] = {}
     for job in jobs:
@@ -80,7 +80,7 @@ def run_tests(tools: Toolbox, name: str | None = None) -> tuple[JobResult, ...]:
     return results
 
 
-def run_job(tools: Toolbox, project: ComposeProject, job: TestJob, prefix: bool) -> JobResult:
+def run_job(tools: Toolbox, project: ComposeProject, job: JobSpec, prefix: bool) -> JobResult:
     """Run one job in its own compose project and take that project down afterwards."""
     own = project.with_name(f"{project.name}-{job.name}")
     sink = tools.console.prefixed(f"[{job.name}] " if prefix else "")

@@ -1,0 +1,81 @@
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import pytest
+
+from conveyor.console import Console
+from conveyor.errors import JobFailed
+from conveyor.redact import Redactor
+from conveyor.settings import DEFAULT_COVERAGE_REGEX, JobSpec, load_settings
+from conveyor.testjobs import JobResult, needed_services, report, write_junit
+from conveyor.toolbox import Toolbox
+
+UNIT = JobSpec(name="unit", command="sh unit.sh", service="app", coverage_regex=DEFAULT_COVERAGE_REGEX)
+LINT = JobSpec(name="lint", command="sh lint.sh", service="app")
+FUNCTIONAL = JobSpec(name="functional", command="sh f.sh", service="app", services=("db", "cache"))
+
+
+def tools(tmp_path: Path, printed: list[str]) -> Toolbox:
+    settings = load_settings(
+        project_dir=tmp_path,
+        yaml_config={},
+        environ={"CI_COMMIT_SHA": "a" * 40, "CI_COMMIT_REF_NAME": "main", "CI_JOB_TOKEN": "s3cr3t-token"},
+        dotenv={},
+        git=lambda _: None,
+    )
+    return Toolbox(settings=settings, console=Console(Redactor(settings.secrets), printed.append))
+
+
+def test_coverage_takes_the_last_match_like_gitlab() -> None:
+    lines = ("  Lines: 10.00% (1/10)", "noise", "  Lines: 87.50% (7/8)")
+    assert JobResult(UNIT, 0, 1.0, lines).coverage == "87.50"
+    assert JobResult(UNIT, 0, 1.0, ("no coverage",)).coverage is None
+    assert JobResult(LINT, 0, 1.0, lines).coverage is None
+
+
+def test_needed_services_in_first_seen_order() -> None:
+    assert needed_services([UNIT, FUNCTIONAL, LINT]) == ["app", "db", "cache"]
+
+
+def test_junit_report_per_job_with_failure_and_redacted_output(tmp_path: Path) -> None:
+    result = JobResult(FUNCTIONAL, 3, 2.5, ("connecting with s3cr3t-token", "FAIL: no db"))
+    path = write_junit(tmp_path, result, Redactor(["s3cr3t-token"]).clean)
+    suite = ElementTree.parse(path).getroot()
+    assert path.name == "junit-functional.xml"
+    assert (suite.get("tests"), suite.get("failures")) == ("1", "1")
+    failure = suite.find("testcase/failure")
+    assert failure is not None and failure.get("message") == "exit code 3"
+    assert "FAIL: no db" in (failure.text or "") and "s3cr3t-token" not in path.read_text()
+
+
+def test_report_prints_gitlab_coverage_line_and_fails_with_the_job_exit_code(tmp_path: Path) -> None:
+    printed: list[str] = []
+    results = [
+        JobResult(UNIT, 0, 1.0, ("  Lines: 75.00% (3/4)",)),
+        JobResult(LINT, 4, 1.0, ("FAIL x",)),
+        JobResult(FUNCTIONAL, 2, 1.0, ()),
+    ]
+    with pytest.raises(JobFailed) as caught:
+        report(tools(tmp_path, printed), results)
+    assert caught.value.exit_code == 4
+    assert "lint, functional" in str(caught.value)
+    assert "Lines: 75.00% (coverage of job unit)" in printed
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
+        "junit-functional.xml",
+        "junit-lint.xml",
+        "junit-unit.xml",
+    ]
+
+
+def test_console_redacts_secrets_and_their_base64(tmp_path: Path) -> None:
+    printed: list[str] = []
+    box = tools(tmp_path, printed)
+    box.console.line("token s3cr3t-token and czNjcjN0LXRva2Vu here")
+    assert printed == ["token [MASKED] and [MASKED] here"]
+
+
+def test_report_passes_quietly_when_all_pass(tmp_path: Path) -> None:
+    printed: list[Any] = []
+    report(tools(tmp_path, printed), [JobResult(LINT, 0, 0.5, ())])
+    assert any("job lint: passed" in line for line in printed)
