@@ -1,0 +1,394 @@
+"""A simulated Kubernetes API server on 127.0.0.1 that the real `kubernetes` Python client and real
+`kubectl` talk to: discovery, namespaces, Deployments (get, list, patch, delete, watch), ReplicaSets, Pods
+and Events, with the real watch protocol (chunked JSON lines, resourceVersion, timeoutSeconds,
+fieldSelector, 410 Gone as an ERROR event). Every request is recorded with its body."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+from tests.k8s_sim.cluster import Cluster
+from tests.k8s_sim.patch import PatchError, field_match, json_patch, label_match, merge_patch, strategic_merge
+from tests.k8s_sim.scenarios import Scenario
+from tests.k8s_sim.store import Gone, Obj, Store
+
+# kind in the store -> (group/version, Kind, namespaced, short names)
+RESOURCES: dict[str, tuple[str, str, bool, list[str]]] = {
+    "namespaces": ("v1", "Namespace", False, ["ns"]),
+    "pods": ("v1", "Pod", True, ["po"]),
+    "events": ("v1", "Event", True, ["ev"]),
+    "deployments": ("apps/v1", "Deployment", True, ["deploy"]),
+    "replicasets": ("apps/v1", "ReplicaSet", True, ["rs"]),
+}
+VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    content_type: str
+    body: bytes
+
+
+@dataclass
+class SimState:
+    store: Store
+    cluster: Cluster
+    scenario: Scenario
+    address: str = ""
+    requests: list[Recorded] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def record(self, entry: Recorded) -> None:
+        with self.lock:
+            self.requests.append(entry)
+
+    def recorded(self, method: str = "", path_part: str = "") -> list[Recorded]:
+        with self.lock:
+            return [r for r in self.requests if (not method or r.method == method) and path_part in r.path]
+
+
+def status_body(code: int, reason: str, message: str, details: Obj | None = None) -> Obj:
+    body: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+                 "reason": reason, "code": code}
+    if details:
+        body["details"] = details
+    return body
+
+
+def resource_list(group_version: str) -> Obj:
+    resources = []
+    for plural, (gv, kind, namespaced, short) in RESOURCES.items():
+        if gv != group_version:
+            continue
+        resources.append({"name": plural, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
+                          "verbs": VERBS, "shortNames": short, "categories": ["all"] if plural != "events" else []})
+        if plural in ("deployments", "replicasets"):
+            resources.append({"name": f"{plural}/status", "singularName": "", "namespaced": True, "kind": kind,
+                              "verbs": ["get", "patch", "update"]})
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: SimServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    @property
+    def sim(self) -> SimState:
+        return self.server.sim
+
+    # -- plumbing ----------------------------------------------------------------------------------------
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, code: int, body: Obj) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, code: int, reason: str, message: str, details: Obj | None = None) -> None:
+        self._send(code, status_body(code, reason, message, details))
+
+    def _handle(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        body = self._body() if method in ("PATCH", "PUT", "POST") else b""
+        self.sim.record(Recorded(method, url.path, query, self.headers.get("Content-Type", ""), body))
+        try:
+            self._route(method, url.path.rstrip("/") or "/", query, body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    # -- routing -----------------------------------------------------------------------------------------
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> None:
+        parts = path.strip("/").split("/")
+        if method == "GET" and path == "/version":
+            return self._send(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0-sim", "platform": "linux/amd64",
+                                    "goVersion": "go1.23", "compiler": "gc", "gitCommit": "sim", "buildDate": ""})
+        if method == "GET" and path == "/api":
+            return self._send(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                {"clientCIDR": "0.0.0.0/0", "serverAddress": self.sim.address}]})
+        if method == "GET" and path == "/apis":
+            version = {"groupVersion": "apps/v1", "version": "v1"}
+            return self._send(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                {"name": "apps", "versions": [version], "preferredVersion": version}]})
+        if method == "GET" and path in ("/api/v1", "/apis/apps/v1"):
+            return self._send(200, resource_list("v1" if path == "/api/v1" else "apps/v1"))
+        if parts[:2] == ["api", "v1"]:
+            return self._resource(method, parts[2:], "v1", query, body)
+        if parts[:3] == ["apis", "apps", "v1"]:
+            return self._resource(method, parts[3:], "apps/v1", query, body)
+        return self._error(404, "NotFound", "the server could not find the requested resource")
+
+    def _resource(self, method: str, rest: list[str], gv: str, query: dict[str, list[str]], body: bytes) -> None:
+        namespace = None
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            namespace, rest = rest[1], rest[2:]
+        elif len(rest) == 2 and rest[0] == "namespaces":  # a namespace itself
+            return self._namespace(method, rest[1])
+        if not rest or rest[0] not in RESOURCES or RESOURCES[rest[0]][0] != gv:
+            return self._error(404, "NotFound", "the server could not find the requested resource")
+        kind = rest[0]
+        name = rest[1] if len(rest) > 1 else ""
+        if not name and method == "GET":
+            if _flag(query, "watch"):
+                return self._watch(kind, namespace, query)
+            return self._list(kind, namespace, query)
+        if method == "GET":
+            return self._get(kind, namespace or "", name)
+        if method == "PATCH" and len(rest) == 2:
+            return self._patch(kind, namespace or "", name, body)
+        if method == "DELETE" and len(rest) == 2:
+            deleted = self.sim.store.delete(kind, namespace or "", name)
+            if deleted is None:
+                return self._not_found(kind, name)
+            return self._send(200, deleted)
+        return self._error(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+
+    def _not_found(self, kind: str, name: str) -> None:
+        group = "apps" if RESOURCES[kind][0] == "apps/v1" else ""
+        qualified = f"{kind}.{group}" if group else kind
+        self._error(404, "NotFound", f'{qualified} "{name}" not found', {"name": name, "group": group, "kind": kind})
+
+    def _namespace(self, method: str, name: str) -> None:
+        obj = self.sim.store.get("namespaces", "", name)
+        if method != "GET":
+            return self._error(405, "MethodNotAllowed", "the server does not allow this method")
+        if obj is None:
+            return self._not_found("namespaces", name)
+        return self._send(200, _typed("namespaces", obj))
+
+    def _get(self, kind: str, namespace: str, name: str) -> None:
+        obj = self.sim.store.get(kind, namespace, name)
+        if obj is None:
+            return self._not_found(kind, name)
+        self._send(200, _typed(kind, obj))
+
+    def _list(self, kind: str, namespace: str | None, query: dict[str, list[str]]) -> None:
+        items, rv = self.sim.store.list(kind, namespace)
+        items = [i for i in items if _selected(i, query)]
+        gv, kind_name, _, _ = RESOURCES[kind]
+        for item in items:
+            item.pop("apiVersion", None)
+            item.pop("kind", None)
+        self._send(200, {"kind": f"{kind_name}List", "apiVersion": gv, "metadata": {"resourceVersion": str(rv)},
+                         "items": items})
+
+    def _patch(self, kind: str, namespace: str, name: str, body: bytes) -> None:
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
+        try:
+            patch = json.loads(body or b"null")
+        except json.JSONDecodeError as exc:
+            return self._error(400, "BadRequest", f"error decoding patch: {exc}")
+        apply = {
+            "application/strategic-merge-patch+json": strategic_merge,
+            "application/merge-patch+json": merge_patch,
+            "application/json-patch+json": json_patch,
+        }.get(content_type)
+        if apply is None:
+            return self._error(415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {content_type}")
+        failure: list[str] = []
+
+        def mutate(obj: Obj) -> None:
+            try:
+                patched = apply(obj, patch)
+            except (PatchError, KeyError, IndexError, ValueError, TypeError) as exc:
+                failure.append(str(exc))
+                return
+            for key in ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp"):
+                if key in obj["metadata"]:
+                    patched.setdefault("metadata", {})[key] = obj["metadata"][key]
+            patched["status"] = obj.get("status", {})
+            obj.clear()
+            obj.update(patched)
+
+        updated = self.sim.store.update(kind, namespace, name, mutate)
+        if updated is None:
+            return self._not_found(kind, name)
+        if failure:
+            return self._error(422, "Invalid", failure[0])
+        self._send(200, _typed(kind, updated))
+
+    # -- watch -------------------------------------------------------------------------------------------
+    def _watch(self, kind: str, namespace: str | None, query: dict[str, list[str]]) -> None:
+        timeout = float(query.get("timeoutSeconds", [str(random.randint(1800, 3600))])[0])
+        drop_after = self.sim.scenario.drop_watches_after
+        started = time.monotonic()
+        deadline = started + timeout
+        drop_at = started + drop_after if drop_after else None
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for line in self._watch_lines(kind, namespace, query, deadline, drop_at):
+            if line is None:  # drop the connection without ending the chunked body
+                self.close_connection = True
+                return
+            data = line.encode() + b"\n"
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _watch_lines(
+        self, kind: str, namespace: str | None, query: dict[str, list[str]], deadline: float, drop_at: float | None
+    ) -> Iterator[str | None]:
+        store = self.sim.store
+        requested = query.get("resourceVersion", [""])[0]
+        if requested in ("", "0"):
+            items, last = store.list(kind, namespace)
+            for item in items:
+                if _selected(item, query):
+                    yield json.dumps({"type": "ADDED", "object": _typed(kind, item)})
+        else:
+            last = int(requested)
+        while not self.sim.stopping.is_set():
+            now = time.monotonic()
+            if drop_at is not None and now >= drop_at:
+                yield None
+                return
+            if now >= deadline:
+                return
+            try:
+                events = store.events_after(last, kind, namespace)
+            except Gone as exc:
+                yield json.dumps({"type": "ERROR", "object": status_body(410, "Expired", str(exc))})
+                return
+            for event in events:
+                last = event.rv
+                if _selected(event.obj, query):
+                    yield json.dumps({"type": event.type, "object": _typed(kind, event.obj)})
+            wait_until = min(deadline, drop_at or deadline)
+            store.wait_for_change(last, max(0.0, min(0.5, wait_until - time.monotonic())))
+
+
+def _flag(query: dict[str, list[str]], name: str) -> bool:
+    return query.get(name, ["false"])[0].lower() in ("1", "true")
+
+
+def _selected(obj: Obj, query: dict[str, list[str]]) -> bool:
+    fields = query.get("fieldSelector", [""])[0]
+    labels = query.get("labelSelector", [""])[0]
+    return field_match(fields, obj) and label_match(labels, obj.get("metadata", {}).get("labels") or {})
+
+
+def _typed(kind: str, obj: Obj) -> Obj:
+    gv, kind_name, _, _ = RESOURCES[kind]
+    return {"apiVersion": gv, "kind": kind_name, **{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}}
+
+
+class SimServer(ThreadingHTTPServer):
+    daemon_threads = True
+    sim: SimState
+
+
+@dataclass
+class KubeSim:
+    """The whole simulated cluster: API server, store and controller. Use as a context manager."""
+
+    scenario: Scenario
+    registry: str | None = None  # host:port of the real test registry the kubelet pulls from
+    namespaces: tuple[str, ...] = ("default", "conveyor")
+    state: SimState | None = None
+    _server: SimServer | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def sim(self) -> SimState:
+        assert self.state is not None
+        return self.state
+
+    @property
+    def store(self) -> Store:
+        return self.sim.store
+
+    @property
+    def cluster(self) -> Cluster:
+        return self.sim.cluster
+
+    def start(self) -> KubeSim:
+        store = Store(keep_history=not self.scenario.compact_history)
+        for namespace in self.namespaces:
+            store.create("namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace},
+                                        "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
+        cluster = Cluster(store=store, scenario=self.scenario, registry=self.registry)
+        self.state = SimState(store=store, cluster=cluster, scenario=self.scenario)
+        self._server = SimServer(("127.0.0.1", 0), Handler)
+        self._server.sim = self.state
+        self.state.address = f"127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="k8s-sim-api", daemon=True)
+        self._thread.start()
+        cluster.start()
+        return self
+
+    def stop(self) -> None:
+        if self.state is not None:
+            self.state.stopping.set()
+            self.state.cluster.stop()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        self._server = None
+
+    def __enter__(self) -> KubeSim:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def write_kubeconfig(self, path: Path, namespace: str = "conveyor", context: str = "sim") -> Path:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "sim-cluster", "cluster": {"server": self.url}}],
+            "users": [{"name": "sim-user", "user": {"token": "sim-token"}}],
+            "contexts": [{"name": context, "context": {"cluster": "sim-cluster", "user": "sim-user",
+                                                       "namespace": namespace}}],
+            "current-context": context,
+            "preferences": {},
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(config))
+        return path

@@ -1,0 +1,138 @@
+"""A seeded fault-injecting HTTP proxy in front of a registry: a share of requests (20% by default) is
+answered 500, or 429 with Retry-After, or has its connection cut before the request reaches the registry,
+or after the registry carried it out (the client never learns the result). The rest are relayed as is
+(with the Host header unchanged, so the registry's Location and Link headers point back at the proxy)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import socket
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+FAULTS = ("500", "429", "cut-before", "cut-after")
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te", "trailer"}
+
+
+@dataclass
+class FaultProxy:
+    upstream: str
+    seed: int = 0
+    rate: float = 0.2
+    retry_after: str = "1"
+    faults: tuple[str, ...] = FAULTS
+    counts: Counter[str] = field(default_factory=Counter)
+    enabled: bool = True
+    _rng: random.Random = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    @property
+    def address(self) -> str:
+        assert self._server is not None
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FaultProxy:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="faultproxy", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+
+    def decide(self) -> str:
+        """The fault for the next request ("" for none), from the seeded generator."""
+        with self._lock:
+            fault = ""
+            if self.enabled and self._rng.random() < self.rate:
+                fault = self._rng.choice(self.faults)
+            self.counts[fault or "relayed"] += 1
+            return fault
+
+
+def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            fault = proxy.decide()
+            if fault in ("500", "429"):
+                self._error(int(fault))
+                return
+            if fault == "cut-before":
+                self._cut()
+                return
+            status, headers, payload = self._forward(body)
+            if fault == "cut-after":
+                self._cut()
+                return
+            self._relay(status, headers, payload)
+
+        do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = _handle
+
+        def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+            host, port = proxy.upstream.rsplit(":", 1)
+            connection = http.client.HTTPConnection(host, int(port), timeout=60)
+            try:
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                connection.request(self.command, self.path, body=body or None, headers=headers)
+                response = connection.getresponse()
+                payload = response.read()
+                return response.status, response.getheaders(), payload
+            finally:
+                connection.close()
+
+        def _relay(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() in HOP_BY_HOP or (name.lower() == "content-length" and self.command != "HEAD"):
+                    continue
+                self.send_header(name, value)
+            if self.command != "HEAD":
+                self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        def _error(self, status: int) -> None:
+            code = "TOOMANYREQUESTS" if status == 429 else "UNKNOWN"
+            data = json.dumps({"errors": [{"code": code, "message": "injected fault"}]}).encode()
+            self.send_response(status)
+            if status == 429:
+                self.send_header("Retry-After", proxy.retry_after)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def _cut(self) -> None:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler

@@ -1,0 +1,61 @@
+"""Shared by integration tests: what to do when a real component is missing (skip loudly, or fail when
+CONVEYOR_REQUIRE_INTEGRATION=1, as .ci/run sets), and small read-only looks into a real registry."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from typing import NoReturn
+
+import pytest
+import requests
+
+MANIFEST_TYPES = ", ".join(
+    (
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+    )
+)
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip with a loud reason; fail instead when the run requires integration tests."""
+    if os.environ.get("CONVEYOR_REQUIRE_INTEGRATION") == "1":
+        pytest.fail(f"integration test cannot run here: {reason}", pytrace=False)
+    pytest.skip(f"INTEGRATION TEST NOT RUN: {reason}")
+
+
+def docker_problem() -> str:
+    """Empty when a Docker engine and compose v2 answer, else why not."""
+    if shutil.which("docker") is None:
+        return "the docker CLI is not installed (.ci/install)"
+    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
+        return "no Docker engine answers (.ci/services start)"
+    if subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode != 0:
+        return "the compose v2 plugin is missing (.ci/install)"
+    return ""
+
+
+def registry_tags(url: str, repository: str) -> list[str]:
+    response = requests.get(f"{url}/v2/{repository}/tags/list", timeout=10)
+    if response.status_code == 404:
+        return []
+    response.raise_for_status()
+    return sorted(response.json().get("tags") or [])
+
+
+def registry_digest(url: str, repository: str, tag: str) -> str | None:
+    response = requests.head(f"{url}/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES}, timeout=10)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    return response.headers["Docker-Content-Digest"]
+
+
+def registry_catalog(url: str) -> list[str]:
+    response = requests.get(f"{url}/v2/_catalog", timeout=10)
+    response.raise_for_status()
+    return sorted(response.json().get("repositories") or [])
