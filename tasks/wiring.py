@@ -8,18 +8,14 @@ import functools
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from dotenv import dotenv_values
 from invoke import Context
 from invoke.exceptions import Exit
 
-from conveyor.console import Console
-from conveyor.errors import ConveyorError
-from conveyor.gitinfo import GitAnswer
-from conveyor.redact import Redactor
-from conveyor.settings import Settings, load_settings
-from conveyor.toolbox import Toolbox
+if TYPE_CHECKING:  # imported when a task runs, so that `inv --list` stays as fast as bare Invoke
+    from conveyor.settings import Settings
+    from conveyor.toolbox import Toolbox
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,6 +31,11 @@ def plain(value: Any) -> Any:
 
 
 def settings(ctx: Context, flags: Mapping[str, str | None] | None = None) -> Settings:
+    from dotenv import dotenv_values
+
+    from conveyor.gitinfo import GitAnswer
+    from conveyor.settings import load_settings
+
     environ = dict(os.environ)
     return load_settings(
         project_dir=PROJECT_DIR,
@@ -47,6 +48,10 @@ def settings(ctx: Context, flags: Mapping[str, str | None] | None = None) -> Set
 
 
 def toolbox(ctx: Context, flags: Mapping[str, str | None] | None = None) -> Toolbox:
+    from conveyor.console import Console
+    from conveyor.redact import Redactor
+    from conveyor.toolbox import Toolbox
+
     loaded = settings(ctx, flags)
     console = Console(Redactor(loaded.secrets), gitlab_sections=os.environ.get("GITLAB_CI") == "true")
     return Toolbox(settings=loaded, console=console)
@@ -57,6 +62,9 @@ def one_line_errors(body: F) -> F:
 
     @functools.wraps(body)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from conveyor.errors import ConveyorError
+        from conveyor.redact import Redactor
+
         try:
             return body(*args, **kwargs)
         except ConveyorError as error:

@@ -14,8 +14,8 @@ from conveyor import process
 from conveyor.errors import ConfigError, ToolError
 from conveyor.process import Command, Completed, LineSink
 
-MIN_VERSION = (2, 0)
-_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
+MIN_VERSION = (2, 0, 0)
+_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 _QUIET_ENV = {"COMPOSE_BAKE": "false", "COMPOSE_ANSI": "never", "COMPOSE_STATUS_STDOUT": "1"}
 
 
@@ -60,25 +60,25 @@ class ComposeProject:
 
 
 def version_command() -> Command:
-    return Command(argv=("docker", "compose", "version", "--short"))
+    return Command(argv=("docker", "compose", "version"))
 
 
-def parse_version(text: str) -> tuple[int, int]:
-    """(major, minor) from `docker compose version --short` output, or (0, 0) when unreadable."""
+def parse_version(text: str) -> tuple[int, int, int]:
+    """(major, minor) from `docker compose version` output, or (0, 0) when unreadable."""
     match = _VERSION.search(text)
-    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    return (int(match.group(1)), int(match.group(2)), int(match.group(3))) if match else (0, 0, 0)
 
 
 def check_version(result: Completed) -> str:
     """The compose version, or ToolError when the v2 plugin is missing or too old."""
-    version = parse_version(result.output) if result.ok else (0, 0)
+    version = parse_version(result.output) if result.ok else (0, 0, 0)
     if not result.ok or version < MIN_VERSION:
-        detail = result.last_line() or "no output"
+        detail = result.first_line() or "no output"
         raise ToolError(
             f"Docker Compose v2 is missing (`docker compose version` said: {detail})",
             "install the compose CLI plugin as ~/.docker/cli-plugins/docker-compose (.ci/install does it)",
         )
-    return result.output.strip()
+    return ".".join(str(part) for part in version)
 
 
 def check_files(files: Sequence[Path]) -> None:

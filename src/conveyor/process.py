@@ -44,6 +44,10 @@ class Completed:
     def output(self) -> str:
         return "\n".join(self.lines)
 
+    def first_line(self) -> str:
+        """The first non-empty output line."""
+        return next((line for line in self.lines if line.strip()), "")
+
     def last_line(self) -> str:
         """The last non-empty output line: usually the error a tool printed."""
         return next((line for line in reversed(self.lines) if line.strip()), "")

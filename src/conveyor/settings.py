@@ -247,14 +247,10 @@ def _validate(settings: Settings) -> None:
             f"CONVEYOR_COMPOSE_PROJECT {settings.compose_project!r} is not a compose project name",
             "use lower-case letters, digits, '-', '_' and '.'",
         )
-    try:
-        images = settings.images
-        ImageReference.parse(settings.base_image)
-    except BadReference as exc:
-        raise ConfigError(
-            f"CI_REGISTRY_IMAGE/CONVEYOR_CI_IMAGE_NAME/CONVEYOR_BASE_IMAGE give a bad image name: {exc}",
-            "fix the setting in the environment, .env or invoke.yaml",
-        ) from None
+    _check_image("CI_REGISTRY_IMAGE", settings.registry_image)
+    _check_image("CONVEYOR_CI_IMAGE_NAME", f"{settings.registry_image}/{settings.ci_image_name}")
+    _check_image("CONVEYOR_BASE_IMAGE", settings.base_image)
+    images = settings.images
     if images.ci_commit.domain != settings.registry:
         raise ConfigError(
             f"CI_REGISTRY_IMAGE {settings.registry_image!r} is not in registry CI_REGISTRY {settings.registry!r}",
@@ -268,3 +264,10 @@ def _validate(settings: Settings) -> None:
                 raise ConfigError(
                     f"test job {job.name!r} has a bad coverage regex ({exc})", "fix it in invoke.yaml"
                 ) from None
+
+
+def _check_image(variable: str, text: str) -> None:
+    try:
+        ImageReference.parse(text)
+    except BadReference as exc:
+        raise ConfigError(f"{variable} gives a bad image name: {exc.problem}: {exc.hint}", f"fix {variable}") from None

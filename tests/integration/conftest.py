@@ -4,23 +4,16 @@ registry process of the tests' own, the example's base image in it, and a copy o
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.support.example import REPO, Example, make_example
 from tests.support.integration import docker_problem, unavailable
 from tests.support.registry import RegistryProcess, registry_available
 
-REPO = Path(__file__).resolve().parents[2]
-PROJECT_FILES = ("compose", "docker", "example", "tasks", "invoke.yaml", ".dockerignore")
-SCRUBBED_PREFIXES = ("CI_", "GITLAB_", "CONVEYOR_", "DOCKER_CONFIG", "KUBECONFIG")
 
 
 @pytest.fixture(scope="session")
@@ -43,82 +36,6 @@ def base_image(docker_engine: None, registry: RegistryProcess) -> str:
     ref = f"{registry.address}/conveyor/busybox:1.35"
     subprocess.run([str(REPO / ".ci" / "base-image"), ref], check=True, capture_output=True)
     return ref
-
-
-@dataclass
-class Example:
-    """A copy of the example project with its own git history, its own image names in the test registry
-    and its own compose project name."""
-
-    root: Path
-    registry: RegistryProcess
-    base_image: str
-    name: str = field(default_factory=lambda: f"it{uuid.uuid4().hex[:8]}")
-
-    @property
-    def repository(self) -> str:
-        return f"{self.name}/example/ci"
-
-    @property
-    def image(self) -> str:
-        return f"{self.registry.address}/{self.repository}"
-
-    def env(self, **overrides: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_PREFIXES)}
-        env.update(
-            CI_REGISTRY=self.registry.address,
-            CI_REGISTRY_IMAGE=f"{self.registry.address}/{self.name}/example",
-            CONVEYOR_BASE_IMAGE=self.base_image,
-            CONVEYOR_COMPOSE_PROJECT=f"conveyor-{self.name}",
-            NO_COLOR="1",
-        )
-        env.update(overrides)
-        return env
-
-    def inv(self, *args: str, drop: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess[str]:
-        environment = {k: v for k, v in self.env(**env).items() if k not in drop}
-        return subprocess.run(
-            [sys.executable, "-m", "invoke", *args],
-            cwd=self.root,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-
-    def git(self, *args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=self.root, check=True, capture_output=True, text=True
-        ).stdout.strip()
-
-    def commit(self, message: str) -> str:
-        self.git("add", "-A")
-        self.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message)
-        return self.git("rev-parse", "HEAD")
-
-    def remove_local_images(self) -> None:
-        """Forget every image this example made, as a fresh runner would not have them."""
-        listed = subprocess.run(
-            ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", self.image],
-            capture_output=True, text=True, check=True,
-        ).stdout.split()
-        if listed:
-            subprocess.run(["docker", "image", "rm", "-f", *listed], capture_output=True, check=True)
-
-
-def make_example(root: Path, registry: RegistryProcess, base_image: str, branch: str = "main") -> Example:
-    root.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / name)
-    example = Example(root=root, registry=registry, base_image=base_image)
-    example.git("init", "-q", "-b", branch)
-    example.commit("example")
-    return example
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Example
+from tests.support.example import Example
 from tests.support.integration import registry_catalog, unavailable
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.conftest import Example
+from tests.support.example import Example
 from tests.support.integration import registry_digest, registry_tags
 
 pytestmark = pytest.mark.integration

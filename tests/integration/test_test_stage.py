@@ -9,7 +9,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.integration.conftest import Example
+from tests.support.example import Example
 
 pytestmark = pytest.mark.integration
 

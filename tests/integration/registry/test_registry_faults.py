@@ -1,0 +1,107 @@
+"""Faults and races against real registries: a seeded fault-injecting proxy (20% of requests answered 500,
+429 or cut before/after reaching the registry) with short-lived tokens, and concurrent cleanups and pushes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from registry_helpers import PASSWORD, fast_retry, maintainer_client, push_image
+
+from conveyor import cleanup
+from conveyor.registry import Credentials, RegistryClient
+from tests.support.faultproxy import FaultProxy
+from tests.support.registry import RegistryProcess
+from tests.support.tokenserver import TokenServer
+
+pytestmark = pytest.mark.integration
+REPO = "group/app"
+
+
+@pytest.fixture
+def short_token_registry(tmp_path: Path, token_server: TokenServer) -> Iterator[RegistryProcess]:
+    token_server.lifetime = 3  # tokens expire several times during a run
+    process = RegistryProcess(tmp_path / "registry", extra_config=token_server.registry_auth_config()).start()
+    yield process
+    process.stop()
+
+
+def populate(client: RegistryClient, doomed: int, survivors: int) -> dict[str, str]:
+    """`doomed` tags `del-*` and `survivors` tags `keep-*`; every doomed tag shares its digest with a survivor
+    (so deleting any digest would take a survivor with it). Returns tag → digest."""
+    digests: dict[str, str] = {}
+    for image in range(survivors):
+        keep = f"keep-{image:03d}"
+        tags = [keep] + [f"del-{n:03d}" for n in range(doomed) if n % survivors == image]
+        digest = push_image(client, REPO, tags, f"image-{image}")
+        digests.update(dict.fromkeys(tags, digest))
+    return digests
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_deleting_200_tags_through_faults(
+    seed: int, short_token_registry: RegistryProcess, token_server: TokenServer
+) -> None:
+    direct = maintainer_client(short_token_registry)
+    digests = populate(direct, doomed=200, survivors=40)
+    doomed = sorted(tag for tag in digests if tag.startswith("del-"))
+    proxy = FaultProxy(short_token_registry.address, seed=seed, rate=0.2).start()
+    try:
+        flaky = RegistryClient(
+            proxy.address, Credentials("maintainer", PASSWORD, "test"), scheme="http", retry=fast_retry()
+        )
+        issued = token_server.issued
+        report = cleanup.delete_tags(flaky, REPO, doomed, workers=8)
+    finally:
+        proxy.stop()
+    assert report.ok, report.lines()
+    assert sorted(report.deleted + report.absent) == doomed
+    faults = sum(count for name, count in proxy.counts.items() if name != "relayed")
+    assert faults >= 50, proxy.counts  # the run really went through faults of every kind
+    assert all(proxy.counts[kind] > 0 for kind in ("500", "429", "cut-before", "cut-after")), proxy.counts
+    assert token_server.issued > issued  # tokens expired during the run and were renewed
+    survivors = sorted(tag for tag in digests if tag.startswith("keep-"))
+    assert sorted(direct.list_tags(REPO)) == survivors
+    assert cleanup.digests_of(direct, REPO, survivors) == {tag: digests[tag] for tag in survivors}
+
+
+def test_two_cleanups_and_a_push_racing_lose_nothing(registry: RegistryProcess) -> None:
+    direct = RegistryClient(registry.address, scheme="http", retry=fast_retry())
+    digests = populate(direct, doomed=120, survivors=20)
+    doomed = sorted(tag for tag in digests if tag.startswith("del-"))
+    first, second = doomed[:80], doomed[40:]  # overlapping halves
+    pushed: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def run(action: object) -> None:
+        try:
+            action()  # type: ignore[operator]
+        except BaseException as error:  # noqa: BLE001 - re-raised in the test thread
+            errors.append(error)
+
+    def push() -> None:
+        pusher = RegistryClient(registry.address, scheme="http", retry=fast_retry())
+        for n in range(30):
+            pushed[f"new-{n:02d}"] = push_image(pusher, REPO, [f"new-{n:02d}"], f"new-{n}")
+            pusher.retag(REPO, f"keep-{n % 20:03d}", f"keep-{n % 20:03d}")  # re-push a survivor as is
+
+    def clean(tags: list[str]) -> None:
+        mine = RegistryClient(registry.address, scheme="http", retry=fast_retry())
+        report = cleanup.delete_tags(mine, REPO, tags, workers=4)
+        assert report.ok, report.lines()
+
+    threads = [
+        threading.Thread(target=run, args=(lambda: clean(first),)),
+        threading.Thread(target=run, args=(lambda: clean(second),)),
+        threading.Thread(target=run, args=(push,)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    survivors = {tag: digest for tag, digest in digests.items() if tag.startswith("keep-")} | pushed
+    assert sorted(direct.list_tags(REPO)) == sorted(survivors)
+    assert cleanup.digests_of(direct, REPO, survivors) == survivors
