@@ -85,7 +85,7 @@ def main() -> None:
             "## build-ci: fresh-runner rebuild after a source-only change",
             "",
             f"Command: `python -m benchmarks.bench_build_cache --runs {args.runs}` (whole `inv build-ci`: build,",
-            "tag, push both tags, verify digests; the example's dependency layer takes 6 s to install).",
+            "tag, push both tags, verify digests; the example's dependency layer takes 10 s to install).",
             "",
             table(
                 ["scenario", "median", "runs"],

@@ -72,12 +72,11 @@ class Example:
 
     def remove_local_images(self) -> None:
         """Forget every image this example made, as a fresh runner would not have them."""
-        listed = subprocess.run(
-            ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", self.image],
-            capture_output=True, text=True, check=True,
+        ids = subprocess.run(
+            ["docker", "image", "ls", "-q", self.image], capture_output=True, text=True, check=True
         ).stdout.split()
-        if listed:
-            subprocess.run(["docker", "image", "rm", "-f", *listed], capture_output=True, check=True)
+        if ids:
+            subprocess.run(["docker", "image", "rm", "-f", *sorted(set(ids))], capture_output=True, check=True)
 
 
 def make_example(root: Path, registry: RegistryProcess, base_image: str, branch: str = "main") -> Example:

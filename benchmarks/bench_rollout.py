@@ -1,0 +1,224 @@
+"""Rollout waiting, Conveyor vs `kubectl rollout status`, side by side on the simulated cluster.
+
+1. Latency: from the moment the simulated controller writes the completed status to the moment each
+   process has exited (both watch the same rollout at the same time; several repetitions).
+2. Time to verdict on an image that cannot be pulled: from the image change to each process's exit
+   (kubectl waits for progressDeadlineSeconds; Conveyor looks at the pods).
+
+Run from the repository root:  python benchmarks/bench_rollout.py [--reps 7] [--failure-reps 2]
+It writes docs/benchmarks-rollout.md (the figures and the command that produced them)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from conveyor.kube import load_cluster, set_image  # noqa: E402
+from tests.k8s_sim import KubeSim, Scenario  # noqa: E402
+from tests.k8s_sim.harness import NAMESPACE, REPO  # noqa: E402
+from tests.k8s_sim.registry_push import push_image  # noqa: E402
+from tests.support.registry import RegistryProcess  # noqa: E402
+
+SUCCESS = Scenario("bench-success", replicas=2, ready_delay=3.0)
+PULL_FAILURE = Scenario("bench-image-pull-failure", replicas=2, progress_deadline=20, expect_success=False)
+
+
+# What a task does: call the library, print, return; the interpreter then exits normally (full teardown).
+LIBRARY_WAIT = """
+import sys
+from conveyor.kube import WaitOptions, load_cluster, wait_for_rollout
+result = wait_for_rollout(load_cluster(kubeconfig=sys.argv[1]), "web", WaitOptions(timeout=120), on_message=print)
+print(result.message)
+sys.exit(0 if result.ok else 1)
+"""
+NAMES = ("kubectl", "conveyor", "conveyor-normal-exit")
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    returncode: int
+    exited: float  # time.time() when the process had exited
+    output: str
+
+
+def start_and_time(name: str, argv: list[str], env: dict[str, str], runs: list[Run]) -> threading.Thread:
+    def target() -> None:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, timeout=180)
+        runs.append(Run(name, proc.returncode, time.time(), (proc.stdout + proc.stderr).strip()))
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread
+
+
+def one_rollout(
+    scenario: Scenario, registry: RegistryProcess, kubectl: str, tag: str, work: Path
+) -> tuple[float, float | None, dict[str, Run]]:
+    """Both waiters on one rollout: (time of the image change, time of completion or None, runs by name)."""
+    with KubeSim(scenario, registry=registry.address) as sim:
+        image = f"{registry.address}/{REPO}"
+        sim.cluster.seed_deployment(NAMESPACE, "web", f"{image}:v1")
+        kubeconfig = sim.write_kubeconfig(work / "config", namespace=NAMESPACE)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "PYTHONPATH": str(ROOT / "src")}
+        subprocess.run(
+            [kubectl, "--kubeconfig", str(kubeconfig), "--cache-dir", str(work / "cache"), "get", "deploy"],
+            env=env,
+            capture_output=True,
+            check=True,
+        )  # warm kubectl's discovery cache, as in CI reruns
+        change = set_image(load_cluster(kubeconfig=str(kubeconfig)), "web", "app", f"{image}:{tag}")
+        changed_at = time.time()
+        runs: list[Run] = []
+        threads = [
+            start_and_time(
+                "kubectl",
+                [
+                    kubectl,
+                    "--kubeconfig",
+                    str(kubeconfig),
+                    "--cache-dir",
+                    str(work / "cache"),
+                    "rollout",
+                    "status",
+                    "deployment/web",
+                    "--timeout=120s",
+                ],
+                env,
+                runs,
+            ),
+            start_and_time(
+                "conveyor",
+                [
+                    sys.executable,
+                    "-m",
+                    "conveyor.kube",
+                    "--kubeconfig",
+                    str(kubeconfig),
+                    "status",
+                    "web",
+                    "--timeout",
+                    "120",
+                ],
+                env,
+                runs,
+            ),
+            start_and_time("conveyor-normal-exit", [sys.executable, "-c", LIBRARY_WAIT, str(kubeconfig)], env, runs),
+        ]
+        for thread in threads:
+            thread.join()
+        completed = sim.cluster.completed_at(NAMESPACE, "web", change.generation)
+        return changed_at, completed, {run.name: run for run in runs}
+
+
+def fmt(values: list[float]) -> str:
+    return " ".join(f"{v * 1000:.0f}" for v in values)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--failure-reps", type=int, default=2, choices=range(1, 10))
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-rollout.md")
+    args = parser.parse_args()
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        print("kubectl is not installed", file=sys.stderr)
+        return 1
+    version = subprocess.run([kubectl, "version", "--client"], capture_output=True, text=True, check=False)
+    with tempfile.TemporaryDirectory(prefix="bench-rollout-") as tmp:
+        registry = RegistryProcess(root=Path(tmp) / "registry").start()
+        try:
+            for tag in ("v1", "v2"):
+                push_image(registry.url, REPO, tag)
+            latency: dict[str, list[float]] = {name: [] for name in NAMES}
+            for rep in range(args.reps):
+                _, completed, runs = one_rollout(SUCCESS, registry, kubectl, "v2", Path(tmp) / f"ok{rep}")
+                assert completed is not None and all(r.returncode == 0 for r in runs.values()), runs
+                for name, run in runs.items():
+                    latency[name].append(run.exited - completed)
+                print(
+                    f"success rep {rep}: "
+                    + ", ".join(f"{n} {(r.exited - completed) * 1000:.0f} ms" for n, r in sorted(runs.items())),
+                    flush=True,
+                )
+            verdict: dict[str, list[float]] = {name: [] for name in NAMES}
+            messages: dict[str, str] = {}
+            for rep in range(args.failure_reps):
+                changed, _, runs = one_rollout(PULL_FAILURE, registry, kubectl, "never-pushed", Path(tmp) / f"f{rep}")
+                assert all(r.returncode != 0 for r in runs.values()), runs
+                for name, run in runs.items():
+                    verdict[name].append(run.exited - changed)
+                    messages[name] = run.output.splitlines()[-1]
+                print(
+                    f"failure rep {rep}: "
+                    + ", ".join(f"{n} {r.exited - changed:.1f} s" for n, r in sorted(runs.items())),
+                    flush=True,
+                )
+        finally:
+            registry.stop()
+    client_version = version.stdout.split(":", 1)[-1].strip().splitlines()[0] if version.stdout else "?"
+    write_report(args, latency, verdict, messages, client_version)
+    return 0
+
+
+def write_report(
+    args: argparse.Namespace,
+    latency: dict[str, list[float]],
+    verdict: dict[str, list[float]],
+    messages: dict[str, str],
+    kubectl_version: str,
+) -> None:
+    lat = {name: statistics.median(values) for name, values in latency.items()}
+    ver = {name: statistics.median(values) for name, values in verdict.items()}
+    lines = [
+        "## Rollout waiting: Conveyor vs `kubectl rollout status`",
+        "",
+        f"Command: `python benchmarks/bench_rollout.py --reps {args.reps} --failure-reps {args.failure_reps}` "
+        f"(simulated API server from tests/k8s_sim, real registry, kubectl {kubectl_version}, Python "
+        f"{sys.version.split()[0]}, {os.cpu_count()} shared cores). The three waiters watch the same rollout at "
+        "the same time: kubectl; Conveyor's `python -m conveyor.kube status` (leaves with os._exit after "
+        "flushing); and `python -c` calling `wait_for_rollout` then exiting normally, as an `inv` task would.",
+        "",
+        "| measure | kubectl | Conveyor CLI | Conveyor, normal exit | kubectl / CLI | kubectl / normal exit |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| rollout completed → process exited, median of {len(latency['kubectl'])} (ms) | "
+        f"{lat['kubectl'] * 1000:.0f} | {lat['conveyor'] * 1000:.0f} | {lat['conveyor-normal-exit'] * 1000:.0f} | "
+        f"{lat['kubectl'] / lat['conveyor']:.2f} | {lat['kubectl'] / lat['conveyor-normal-exit']:.2f} |",
+        f"| image-pull failure: image changed → process exited, median of {len(verdict['kubectl'])} (s), "
+        f"progressDeadlineSeconds={PULL_FAILURE.progress_deadline} | {ver['kubectl']:.1f} | {ver['conveyor']:.1f} | "
+        f"{ver['conveyor-normal-exit']:.1f} | {ver['kubectl'] / ver['conveyor']:.1f} | "
+        f"{ver['kubectl'] / ver['conveyor-normal-exit']:.1f} |",
+        "",
+        "Every repetition, completion → exit (ms): "
+        + "; ".join(f"{name} {fmt(values)}" for name, values in latency.items())
+        + ".",
+        "",
+        f"Final lines on the image-pull failure: kubectl `{messages.get('kubectl', '')}`; "
+        f"Conveyor `{messages.get('conveyor', '')}`.",
+        "",
+        "kubectl learns of the failure only when the controller sets ProgressDeadlineExceeded "
+        "(600 s with the default progressDeadlineSeconds); Conveyor inspects the new ReplicaSet's pods every 2 s. "
+        "A normal interpreter exit after importing the `kubernetes` client costs about 0.3 s (garbage collection "
+        "and module teardown of its generated models), which is the whole gap to kubectl in the first row.",
+        "",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
