@@ -56,7 +56,8 @@ def measure(example: Example, runs: int) -> dict[str, list[float]]:
         change_source(example, 3 * run + 1)
         forget_everything(example)
         # a branch never built before: its cache tag does not exist, so nothing is reused
-        times["fresh, no cache"].append(timed(lambda: build(example, CI_COMMIT_REF_NAME=f"fresh-{run}")))
+        branch = f"fresh-{run}"
+        times["fresh, no cache"].append(timed(lambda: build(example, CI_COMMIT_REF_NAME=branch)))
 
         change_source(example, 3 * run + 2)
         build(example)  # make the daemon warm for this branch again

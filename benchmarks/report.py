@@ -33,7 +33,8 @@ def write_section(name: str, markdown: str, path: Path = DOCS) -> None:
 
 def stamp() -> str:
     cpus = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
-    return f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {cpus} cores, Python {platform.python_version()}"
+    python = platform.python_version()
+    return f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {cpus} cores, Python {python}"
 
 
 def timed(action: Callable[[], object]) -> float:

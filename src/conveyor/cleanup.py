@@ -22,7 +22,7 @@ from typing import Literal
 
 from conveyor.errors import BadReference, ConfigError, ConveyorError
 from conveyor.reference import ImageReference
-from conveyor.registry.client import RegistryClient
+from conveyor.registry.client import PendingDeletion, RegistryClient, TagDeletion
 from conveyor.registry.errors import ManifestNotFound, ReferenceOutsideRegistry
 
 GC_NOTE = (
@@ -162,8 +162,9 @@ def delete_tags(
     workers: int = DEFAULT_WORKERS,
     reasons: dict[str, str] | None = None,
 ) -> CleanupReport:
-    """Delete `tags` (known to exist, e.g. just listed) with up to `workers` in parallel. A failure of one tag
-    is reported as 'failed' and does not stop the others; refused deletes stop everything before any change."""
+    """Delete `tags` (known to exist, e.g. just listed) with up to `workers` in parallel, in two phases where
+    the registry needs throwaway manifests (every PUT, then every DELETE). A failure of one tag is reported
+    as 'failed' and does not stop the others; refused deletes stop everything before any change."""
     reasons = reasons or {}
     if dry_run:
         outcomes = tuple(TagOutcome(tag, "would-delete", reasons.get(tag, "")) for tag in tags)
@@ -171,19 +172,38 @@ def delete_tags(
     if not tags:
         return CleanupReport(repository)
     client.check_deletes_allowed(repository)
-
-    def one(tag: str) -> TagOutcome:
-        try:
-            deletion = client.delete_tag(repository, tag, look_up=False)
-        except ConveyorError as error:
-            return TagOutcome(tag, "failed", client.redactor.clean(str(error)))
-        action: Action = "absent" if deletion.method == "absent" else "deleted"
-        why = reasons.get(tag, "")
-        return TagOutcome(tag, action, f"{why}; by {deletion.method}" if why else f"by {deletion.method}")
-
+    first = _begin(client, repository, tags[0])  # learns how this registry deletes tags, once
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cleanup") as pool:
-        outcomes = tuple(pool.map(one, tags))
-    return CleanupReport(repository, outcomes)
+        begun = [first, *pool.map(lambda tag: _begin(client, repository, tag), tags[1:])]
+        done = list(pool.map(lambda step: _finish(client, step), begun))
+    results: list[TagOutcome] = []
+    for tag, result in zip(tags, done, strict=True):
+        if isinstance(result, str):
+            results.append(TagOutcome(tag, "failed", result))
+            continue
+        why = reasons.get(tag, "")
+        action: Action = "absent" if result.method == "absent" else "deleted"
+        results.append(TagOutcome(tag, action, f"{why}; by {result.method}" if why else f"by {result.method}"))
+    return CleanupReport(repository, tuple(results))
+
+
+Step = TagDeletion | PendingDeletion | str  # a failure is its one-line message
+
+
+def _begin(client: RegistryClient, repository: str, tag: str) -> Step:
+    try:
+        return client.begin_tag_deletion(repository, tag, look_up=False)
+    except ConveyorError as error:
+        return client.redactor.clean(str(error))
+
+
+def _finish(client: RegistryClient, step: Step) -> TagDeletion | str:
+    if not isinstance(step, PendingDeletion):
+        return step
+    try:
+        return client.finish_tag_deletion(step)
+    except ConveyorError as error:
+        return client.redactor.clean(str(error))
 
 
 def digests_of(

@@ -15,7 +15,6 @@ from tests.support.integration import docker_problem, unavailable
 from tests.support.registry import RegistryProcess, registry_available
 
 
-
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
     if problem := docker_problem():

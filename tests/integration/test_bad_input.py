@@ -26,7 +26,9 @@ def assert_one_line_failure(result: subprocess.CompletedProcess[str], *words: st
         assert word in lines[0], lines[0]
 
 
-def unchanged_registry(example: Example, run: Callable[[], subprocess.CompletedProcess[str]]) -> subprocess.CompletedProcess[str]:
+def unchanged_registry(
+    example: Example, run: Callable[[], subprocess.CompletedProcess[str]]
+) -> subprocess.CompletedProcess[str]:
     before = registry_catalog(example.registry.url)
     result = run()
     assert registry_catalog(example.registry.url) == before, "something was pushed"
@@ -41,7 +43,12 @@ def test_docker_daemon_not_running(example: Example, tmp_path: Path) -> None:
 def test_compose_plugin_missing(example: Example, tmp_path: Path) -> None:
     empty = tmp_path / "docker-config"
     empty.mkdir()
-    probe = subprocess.run(["docker", "compose", "version"], env={**example.env(), "DOCKER_CONFIG": str(empty)}, capture_output=True, check=False)
+    probe = subprocess.run(
+        ["docker", "compose", "version"],
+        env={**example.env(), "DOCKER_CONFIG": str(empty)},
+        capture_output=True,
+        check=False,
+    )
     if probe.returncode == 0:
         unavailable("compose is installed system-wide, so it cannot be hidden with DOCKER_CONFIG")
     result = unchanged_registry(example, lambda: example.inv("build-ci", DOCKER_CONFIG=str(empty)))

@@ -46,12 +46,18 @@ def test_fresh_runner_rebuild_after_source_change_reuses_every_layer_before_the_
     assert second.returncode == 0, second.stdout + second.stderr
     steps = dict(re.findall(r"^\s*#(\d+) \[app \d+/\d+\] (.+)$", second.stdout, re.MULTILINE))
     cached = set(re.findall(r"^\s*#(\d+) CACHED$", second.stdout, re.MULTILINE))
-    before_source = [v for v, instruction in steps.items() if not instruction.startswith(("FROM", "COPY example/src", "COPY example/tests"))]
+    before_source = [
+        v
+        for v, instruction in steps.items()
+        if not instruction.startswith(("FROM", "COPY example/src", "COPY example/tests"))
+    ]
     assert any(steps[v].startswith("RUN /app/install-deps") for v in before_source)
     assert {steps[v] for v in before_source if v not in cached} == set(), second.stdout
     source = [v for v, instruction in steps.items() if instruction.startswith("COPY example/src")]
     assert source and source[0] not in cached
-    assert re.search(r"cache: 3 of 5 steps CACHED \(cache from \S+:main\); rebuilt from `COPY example/src", second.stdout)
+    assert re.search(
+        r"cache: 3 of 5 steps CACHED \(cache from \S+:main\); rebuilt from `COPY example/src", second.stdout
+    )
 
 
 def test_build_ci_without_changes_is_fully_cached_and_keeps_one_digest(built_example: Example) -> None:

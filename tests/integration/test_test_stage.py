@@ -18,10 +18,23 @@ def created_containers(since: float, until: float) -> list[str]:
     """Names of the containers the engine created in [since, until]."""
     out = subprocess.run(
         [
-            "docker", "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
-            "--filter", "type=container", "--filter", "event=create", "--format", "{{.Actor.Attributes.name}}",
+            "docker",
+            "events",
+            "--since",
+            f"{since:.3f}",
+            "--until",
+            f"{until:.3f}",
+            "--filter",
+            "type=container",
+            "--filter",
+            "event=create",
+            "--format",
+            "{{.Actor.Attributes.name}}",
         ],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     return out.split()
 
@@ -39,7 +52,9 @@ def test_all_jobs_run_in_parallel_with_coverage_and_junit(built_example: Example
 
 def test_failing_job_fails_inv_test_with_its_exit_code(built_example: Example, tmp_path: Path) -> None:
     extra = tmp_path / "broken.yaml"
-    extra.write_text("conveyor:\n  test_jobs:\n    broken:\n      command: echo about to fail; exit 7\n      services: []\n")
+    extra.write_text(
+        "conveyor:\n  test_jobs:\n    broken:\n      command: echo about to fail; exit 7\n      services: []\n"
+    )
     result = built_example.inv("-f", str(extra), "test", "--job", "broken")
     assert result.returncode == 7, result.stdout + result.stderr
     assert result.stderr.strip() == "conveyor: test job(s) failed: broken (exit code 7)"
@@ -67,7 +82,15 @@ def test_jobs_leave_no_containers_behind(built_example: Example) -> None:
     result = built_example.inv("test", "--job", "functional")
     assert result.returncode == 0
     left = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project=conveyor-{built_example.name}-functional"],
-        capture_output=True, text=True, check=True,
+        [
+            "docker",
+            "ps",
+            "-aq",
+            "--filter",
+            f"label=com.docker.compose.project=conveyor-{built_example.name}-functional",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert left == []

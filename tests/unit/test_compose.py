@@ -41,14 +41,17 @@ def test_pull_down_and_renamed_projects() -> None:
     assert "--volumes" in down.argv and "--remove-orphans" in down.argv
 
 
-@pytest.mark.parametrize(("text", "version"), [("2.40.3", (2, 40)), ("v2.0.1\n", (2, 0)), ("1.29.2", (1, 29)), ("", (0, 0))])
-def test_parse_version(text: str, version: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [("Docker Compose version v2.40.3", (2, 40, 3)), ("v2.0.1\n", (2, 0, 1)), ("1.29.2", (1, 29, 2)), ("", (0, 0, 0))],
+)
+def test_parse_version(text: str, version: tuple[int, int, int]) -> None:
     assert compose.parse_version(text) == version
 
 
 def test_missing_or_old_compose_is_a_clear_error() -> None:
-    assert compose.check_version(completed(0, "2.40.3")) == "2.40.3"
-    with pytest.raises(ToolError, match="Docker Compose v2 is missing.*not a docker command"):
+    assert compose.check_version(completed(0, "Docker Compose version v2.40.3")) == "2.40.3"
+    with pytest.raises(ToolError, match=r"Docker Compose v2 is missing.*not a docker command"):
         compose.check_version(completed(1, "docker: 'compose' is not a docker command."))
     with pytest.raises(ToolError, match="v2 is missing"):
         compose.check_version(completed(0, "1.29.2"))
@@ -62,7 +65,7 @@ def test_missing_compose_file_and_unknown_service(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no compose files"):
         compose.check_files([])
     compose.check_services(["app"], completed(0, "db", "app"), [present])
-    with pytest.raises(ConfigError, match="unknown compose service 'web'.*app, db"):
+    with pytest.raises(ConfigError, match=r"unknown compose service 'web'.*app, db"):
         compose.check_services(["web"], completed(0, "db", "app"), [present])
     with pytest.raises(ConfigError, match="compose files are invalid: yaml: line 2"):
         compose.check_services(["app"], completed(15, "yaml: line 2: bad"), [present])

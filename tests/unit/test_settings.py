@@ -112,7 +112,7 @@ def test_test_jobs_from_yaml() -> None:
     assert lint.no_deps and not lint.coverage_regex
     assert functional.services == ("db",) and functional.service == "web" and not functional.no_deps
     assert settings.job("lint") is lint
-    with pytest.raises(ConfigError, match="unknown test job 'nope'.*unit, lint, functional"):
+    with pytest.raises(ConfigError, match=r"unknown test job 'nope'.*unit, lint, functional"):
         settings.job("nope")
 
 
