@@ -11,6 +11,7 @@ dependency layer costs >= 5 s), and within 1.25x of a warm-daemon rebuild."""
 from __future__ import annotations
 
 import argparse
+import functools
 import subprocess
 import tempfile
 from pathlib import Path
@@ -56,8 +57,7 @@ def measure(example: Example, runs: int) -> dict[str, list[float]]:
         change_source(example, 3 * run + 1)
         forget_everything(example)
         # a branch never built before: its cache tag does not exist, so nothing is reused
-        branch = f"fresh-{run}"
-        times["fresh, no cache"].append(timed(lambda: build(example, CI_COMMIT_REF_NAME=branch)))
+        times["fresh, no cache"].append(timed(functools.partial(build, example, CI_COMMIT_REF_NAME=f"fresh-{run}")))
 
         change_source(example, 3 * run + 2)
         build(example)  # make the daemon warm for this branch again
