@@ -2,8 +2,9 @@
 
 from invoke import Collection
 
-from tasks import build_ci, run_tests
+from tasks import build_ci, build_prod, run_tests
 
 ns = Collection()
 ns.add_task(build_ci.build_ci)
 ns.add_task(run_tests.test)
+ns.add_task(build_prod.build_prod)

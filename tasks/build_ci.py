@@ -11,6 +11,6 @@ from tasks.wiring import one_line_errors, toolbox
 @one_line_errors
 def build_ci(ctx: Context) -> None:
     """Build the CI image with the branch image as cache, tag it with the commit and branch slug, push both."""
-    from conveyor.ci_image import build_ci as run
+    from conveyor.imagebuild import build_ci as run
 
     run(toolbox(ctx))

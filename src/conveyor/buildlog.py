@@ -37,6 +37,12 @@ class BuildReport:
     def cached(self) -> tuple[BuildStep, ...]:
         return tuple(step for step in self.layer_steps if step.cached)
 
+    def for_target(self, target: str) -> BuildReport:
+        """The steps of one compose service."""
+        return BuildReport(
+            steps=tuple(step for step in self.steps if step.target == target), cache_sources=self.cache_sources
+        )
+
     def summary(self) -> str:
         steps = self.layer_steps
         if not steps:

@@ -166,6 +166,7 @@ def delete_tags(
     the registry needs throwaway manifests (every PUT, then every DELETE). A failure of one tag is reported
     as 'failed' and does not stop the others; refused deletes stop everything before any change."""
     reasons = reasons or {}
+    tags = list(dict.fromkeys(tags))  # each tag once: two throwaways racing for one tag would be wasted work
     if dry_run:
         outcomes = tuple(TagOutcome(tag, "would-delete", reasons.get(tag, "")) for tag in tags)
         return CleanupReport(repository, outcomes, dry_run=True)

@@ -6,6 +6,7 @@ from git and the ref slug is computed by GitLab's rule. No other module reads `o
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,18 @@ SETTINGS: tuple[Setting, ...] = (
         "compose/docker-compose.yml:compose/docker-compose.gitlab.yml",
         "Compose files for the CI image and test jobs, ':'-separated, relative to the project.",
     ),
+    Setting(
+        "prod_compose_files",
+        "CONVEYOR_PROD_COMPOSE_FILES",
+        "compose/docker-compose.prod.yml",
+        "Compose files that build the prod images, ':'-separated, relative to the project.",
+    ),
+    Setting(
+        "deployable_branches",
+        "CONVEYOR_DEPLOYABLE_BRANCHES",
+        "main",
+        "Branches (glob patterns, ':'-separated) whose pipelines build prod images and deploy.",
+    ),
     Setting("compose_project", "CONVEYOR_COMPOSE_PROJECT", "conveyor-example", "Compose project name."),
     Setting("ci_image_name", "CONVEYOR_CI_IMAGE_NAME", "ci", "Name of the CI image under the registry image."),
     Setting("ci_service", "CONVEYOR_CI_SERVICE", "app", "Compose service that builds the CI image."),
@@ -90,11 +103,28 @@ class JobSpec:
 
 
 @dataclass(frozen=True)
+class ProdImage:
+    """A prod image: its name under the registry image and the compose service that builds it."""
+
+    name: str
+    service: str
+
+
+@dataclass(frozen=True)
+class ProdNames:
+    """One prod image's tags: `prod-<sha>` for this commit and the generic `prod` (what is deployed)."""
+
+    commit: ImageReference
+    generic: ImageReference
+
+
+@dataclass(frozen=True)
 class ImageNames:
     """Every image name Conveyor uses, derived in one place."""
 
     ci_commit: ImageReference
     ci_branch: ImageReference
+    prod: Mapping[str, ProdNames]
 
 
 @dataclass(frozen=True)
@@ -110,6 +140,8 @@ class Settings:
     ref_slug: str
     pipeline_id: str
     compose_files: tuple[Path, ...]
+    prod_compose_files: tuple[Path, ...]
+    deployable_branches: tuple[str, ...]
     compose_project: str
     ci_image_name: str
     ci_service: str
@@ -120,11 +152,23 @@ class Settings:
     docker_cert_path: str
     docker_config: str
     test_jobs: tuple[JobSpec, ...]
+    prod_images: tuple[ProdImage, ...]
 
     @property
     def images(self) -> ImageNames:
         ci = ImageReference.parse(f"{self.registry_image}/{self.ci_image_name}")
-        return ImageNames(ci_commit=ci.with_tag(self.commit_sha), ci_branch=ci.with_tag(self.ref_slug))
+        prod = {}
+        for image in self.prod_images:
+            repository = ImageReference.parse(f"{self.registry_image}/{image.name}")
+            prod[image.name] = ProdNames(
+                commit=repository.with_tag(f"prod-{self.commit_sha}"), generic=repository.with_tag("prod")
+            )
+        return ImageNames(ci_commit=ci.with_tag(self.commit_sha), ci_branch=ci.with_tag(self.ref_slug), prod=prod)
+
+    @property
+    def deployable(self) -> bool:
+        """Whether this ref may build prod images and deploy (a glob match against deployable_branches)."""
+        return any(fnmatch.fnmatchcase(self.ref_name, pattern) for pattern in self.deployable_branches)
 
     @property
     def password(self) -> str:
@@ -170,7 +214,10 @@ def load_settings(
     values["ref_slug"] = values["ref_slug"] or ref_slug(values["ref_name"])
     settings = Settings(
         project_dir=project_dir,
-        compose_files=tuple(project_dir / p for p in values.pop("compose_files").split(":") if p),
+        compose_files=_paths(project_dir, values.pop("compose_files")),
+        prod_compose_files=_paths(project_dir, values.pop("prod_compose_files")),
+        deployable_branches=tuple(b for b in values.pop("deployable_branches").split(":") if b),
+        prod_images=_prod_images(yaml_config.get("prod_images") or {}),
         reports_dir=project_dir / values.pop("reports_dir"),
         test_jobs=_test_jobs(yaml_config.get("test_jobs") or {}, values["ci_service"]),
         **values,
@@ -195,6 +242,18 @@ def _scalars(
         )
         values[setting.name] = next((str(v) for v in candidates if v not in (None, "")), setting.default)
     return values
+
+
+def _paths(project_dir: Path, text: str) -> tuple[Path, ...]:
+    return tuple(project_dir / part for part in text.split(":") if part)
+
+
+def _prod_images(raw: Mapping[str, Any]) -> tuple[ProdImage, ...]:
+    images = []
+    for name, spec in raw.items():
+        service = spec.get("service") if isinstance(spec, Mapping) else None
+        images.append(ProdImage(name=str(name), service=str(service or name)))
+    return tuple(images)
 
 
 def _yaml_scalar(yaml_config: Mapping[str, Any], name: str) -> str | None:
@@ -250,6 +309,8 @@ def _validate(settings: Settings) -> None:
     _check_image("CI_REGISTRY_IMAGE", settings.registry_image)
     _check_image("CONVEYOR_CI_IMAGE_NAME", f"{settings.registry_image}/{settings.ci_image_name}")
     _check_image("CONVEYOR_BASE_IMAGE", settings.base_image)
+    for prod in settings.prod_images:
+        _check_image(f"conveyor.prod_images.{prod.name}", f"{settings.registry_image}/{prod.name}")
     images = settings.images
     if images.ci_commit.domain != settings.registry:
         raise ConfigError(

@@ -47,6 +47,18 @@ class Toolbox:
             cwd=settings.project_dir,
         )
 
+    def prod_project(self) -> ComposeProject:
+        """The compose project of the prod images: for each, the tag to build and the cache to use."""
+        settings = self.settings
+        env = {"CONVEYOR_BASE_IMAGE": settings.base_image}
+        for name, names in settings.images.prod.items():
+            key = name.upper().replace("-", "_").replace(".", "_")
+            env[f"CONVEYOR_PROD_IMAGE_{key}"] = str(names.commit)
+            env[f"CONVEYOR_PROD_CACHE_{key}"] = str(names.generic)
+        return ComposeProject(
+            files=settings.prod_compose_files, name=f"{settings.compose_project}-prod", env=env, cwd=settings.project_dir
+        )
+
     def check_compose(self, project: ComposeProject, services: Sequence[str]) -> None:
         """Compose v2 present, every file there, every service defined: before anything changes."""
         version = compose.check_version(compose.run(compose.version_command()))

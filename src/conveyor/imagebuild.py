@@ -1,0 +1,127 @@
+"""The build stages: build images through compose with a registry image as BuildKit cache (inline cache
+metadata), push every tag explicitly, and prove each image's tags share one digest in the registry.
+
+build-ci builds the CI image (cache: the branch tag; tags: commit and branch); build-prod builds each prod
+image on deployable branches (cache: the generic `prod` tag; tag: `prod-<sha>`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from conveyor import compose
+from conveyor.buildlog import BuildReport, parse_build_log
+from conveyor.compose import ComposeProject
+from conveyor.engine import Engine
+from conveyor.errors import RegistryError, ToolError
+from conveyor.reference import ImageReference
+from conveyor.toolbox import Toolbox
+
+
+@dataclass(frozen=True)
+class BuildTarget:
+    """One compose service to build: the tag compose gives it, further tags for the same image, and the
+    registry image whose inline cache metadata BuildKit may reuse."""
+
+    service: str
+    image: ImageReference
+    cache: ImageReference
+    also: tuple[ImageReference, ...] = ()
+
+    @property
+    def tags(self) -> tuple[ImageReference, ...]:
+        return (self.image, *self.also)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    target: BuildTarget
+    digest: str
+    report: BuildReport
+    cache_digest: str | None
+
+
+def build_ci(tools: Toolbox) -> BuildResult:
+    """Build, tag (commit and branch), push and verify the CI image."""
+    images = tools.settings.images
+    target = BuildTarget(
+        service=tools.settings.ci_service, image=images.ci_commit, cache=images.ci_branch, also=(images.ci_branch,)
+    )
+    return build_and_push(tools, tools.ci_project(), [target])[0]
+
+
+def build_prod(tools: Toolbox) -> list[BuildResult]:
+    """On deployable branches, build, push and verify every prod image as `prod-<sha>`."""
+    settings = tools.settings
+    if not settings.deployable:
+        patterns = ", ".join(settings.deployable_branches) or "none"
+        tools.console.line(f"build-prod: skipped: {settings.ref_name!r} is not a deployable branch ({patterns})")
+        return []
+    targets = [
+        BuildTarget(service=image.service, image=names.commit, cache=names.generic)
+        for image in settings.prod_images
+        for names in (settings.images.prod[image.name],)
+    ]
+    if not targets:
+        tools.console.line("build-prod: no prod images configured (conveyor.prod_images in invoke.yaml)")
+        return []
+    return build_and_push(tools, tools.prod_project(), targets)
+
+
+def build_and_push(tools: Toolbox, project: ComposeProject, targets: Sequence[BuildTarget]) -> list[BuildResult]:
+    console = tools.console
+    tools.check_compose(project, [t.service for t in targets])
+    engine = tools.engine()
+    tools.login()
+    with console.section("cache", "Cache sources"):
+        cache_digests = {t.service: cache_lookup(tools, engine, t) for t in targets}
+    with console.section("build", "Build " + ", ".join(str(t.image) for t in targets)):
+        built = compose.run(project.build([t.service for t in targets]), console.prefixed("  "))
+        if not built.ok:
+            raise ToolError(
+                f"the build failed (compose exit code {built.returncode}): {built.last_line()}",
+                "see the build output above",
+            )
+        report = parse_build_log(built.lines)
+        reports = {t.service: report.for_target(t.service) for t in targets}
+        for target in targets:
+            console.line(f"{target.image}: {reports[target.service].summary()}")
+    results = []
+    with console.section("push", "Push " + ", ".join(str(tag) for t in targets for tag in t.tags)):
+        for target in targets:
+            digest = push_all_tags(tools, engine, target)
+            results.append(BuildResult(target, digest, reports[target.service], cache_digests[target.service]))
+    return results
+
+
+def cache_lookup(tools: Toolbox, engine: Engine, target: BuildTarget) -> str | None:
+    """The cache image's digest, or None on its first build (a miss is fine; an unreachable registry is not)."""
+    digest = engine.registry_digest(target.cache)
+    tools.console.line(
+        f"cache: using {target.cache} ({digest})"
+        if digest
+        else f"cache: {target.cache} is not in the registry yet (first build): building without"
+    )
+    return digest
+
+
+def push_all_tags(tools: Toolbox, engine: Engine, target: BuildTarget) -> str:
+    for tag in target.also:
+        engine.tag(target.image, tag)
+    pushed = {tag: engine.push(tag, tools.console.prefixed("  ")) for tag in target.tags}
+    digest = verify_same_digest(engine, pushed)
+    tools.console.line(f"pushed {' and '.join(str(tag) for tag in target.tags)}: {digest}")
+    return digest
+
+
+def verify_same_digest(engine: Engine, pushed: Mapping[ImageReference, str]) -> str:
+    """Ask the registry for each pushed tag and require one digest, the one the pushes reported."""
+    found = {ref: engine.registry_digest(ref) for ref in pushed}
+    digests = set(found.values()) | set(pushed.values())
+    if len(digests) != 1 or None in digests:
+        listing = ", ".join(f"{ref} → {digest or 'absent'}" for ref, digest in found.items())
+        raise RegistryError(
+            f"the registry does not hold the pushed tags at the pushed digest ({listing})",
+            "another push may have raced this one: run the task again",
+        )
+    return str(digests.pop())
