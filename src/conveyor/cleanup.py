@@ -136,6 +136,9 @@ def cleanup_ci_image(
     client: RegistryClient, repository: str, commit_tag: str, branch_tag: str = "", dry_run: bool = False
 ) -> CleanupReport:
     """Delete this commit's CI image tag only. The branch tag shares its digest and stays pullable."""
+    if commit_tag == branch_tag:
+        why = "the commit tag is the branch tag: deleting it would take the branch's image"
+        return CleanupReport(repository, (TagOutcome(commit_tag, "kept", why),), dry_run=dry_run)
     before = client.head_digest(repository, branch_tag) if branch_tag else None
     report = delete_tag(client, repository, commit_tag, dry_run)
     if not branch_tag:

@@ -110,7 +110,8 @@ def push_all_tags(tools: Toolbox, engine: Engine, target: BuildTarget) -> str:
         engine.tag(target.image, tag)
     pushed = {tag: engine.push(tag, tools.console.prefixed("  ")) for tag in target.tags}
     digest = verify_same_digest(engine, pushed)
-    tools.console.line(f"pushed {' and '.join(str(tag) for tag in target.tags)}: {digest}")
+    same = "same digest " if len(target.tags) > 1 else ""
+    tools.console.line(f"pushed {' and '.join(str(tag) for tag in target.tags)}: {same}{digest}")
     return digest
 
 

@@ -56,7 +56,10 @@ class Toolbox:
             env[f"CONVEYOR_PROD_IMAGE_{key}"] = str(names.commit)
             env[f"CONVEYOR_PROD_CACHE_{key}"] = str(names.generic)
         return ComposeProject(
-            files=settings.prod_compose_files, name=f"{settings.compose_project}-prod", env=env, cwd=settings.project_dir
+            files=settings.prod_compose_files,
+            name=f"{settings.compose_project}-prod",
+            env=env,
+            cwd=settings.project_dir,
         )
 
     def check_compose(self, project: ComposeProject, services: Sequence[str]) -> None:

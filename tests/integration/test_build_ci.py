@@ -24,7 +24,7 @@ def test_build_ci_pushes_commit_and_branch_tags_with_one_digest(example: Example
     commit_digest = registry_digest(example.registry.url, example.repository, sha)
     branch_digest = registry_digest(example.registry.url, example.repository, "feature-login-form")
     assert commit_digest is not None and commit_digest == branch_digest
-    assert f"both are {commit_digest}" in result.stdout
+    assert f"same digest {commit_digest}" in result.stdout
     assert "is not in the registry yet (first build)" in result.stdout
     assert "cache: 0 of" in result.stdout
 
