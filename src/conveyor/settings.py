@@ -332,3 +332,17 @@ def _check_image(variable: str, text: str) -> None:
         ImageReference.parse(text)
     except BadReference as exc:
         raise ConfigError(f"{variable} gives a bad image name: {exc.problem}: {exc.hint}", f"fix {variable}") from None
+
+
+def render_env_example() -> str:
+    """The text of `.env.example`, from the settings table (a unit test keeps the file in step)."""
+    lines = [
+        "# Conveyor's settings. Copy to .env (git-ignored) for local runs; in GitLab CI the CI_* variables are",
+        "# predefined. Precedence: task flags > process environment > .env > invoke.yaml (conveyor:) > defaults.",
+        "# Every line is commented out: the value shown is the default (empty = derived, see the comment).",
+        "",
+    ]
+    for setting in SETTINGS:
+        lines.append(f"# {setting.help}" + (" Secret: never printed." if setting.secret else ""))
+        lines += [f"# {setting.env}={setting.default}", ""]
+    return "\n".join(lines)
