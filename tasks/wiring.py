@@ -53,7 +53,7 @@ def toolbox(ctx: Context, flags: Mapping[str, str | None] | None = None) -> Tool
     from conveyor.toolbox import Toolbox
 
     loaded = settings(ctx, flags)
-    console = Console(Redactor(loaded.secrets), gitlab_sections=os.environ.get("GITLAB_CI") == "true")
+    console = Console(Redactor(loaded.secrets), gitlab_sections=loaded.in_gitlab)
     return Toolbox(settings=loaded, console=console)
 
 

@@ -79,6 +79,24 @@ SETTINGS: tuple[Setting, ...] = (
         "Base image the example's Dockerfiles start from (default: <registry>/conveyor/busybox:1.35).",
     ),
     Setting("reports_dir", "CONVEYOR_REPORTS_DIR", "reports", "Where JUnit reports are written."),
+    Setting("kube_namespace", "KUBE_NAMESPACE", "", "Kubernetes namespace (default: the kubeconfig context's)."),
+    Setting("kubeconfig", "KUBECONFIG", "", "Kubeconfig file (GitLab's agent sets it; default ~/.kube/config)."),
+    Setting("environment_name", "CI_ENVIRONMENT_NAME", "production", "GitLab environment the deploy job targets."),
+    Setting(
+        "rollback",
+        "CONVEYOR_ROLLBACK",
+        "auto",
+        "Roll back a failed deploy: true, false, or auto (on in GitLab CI, off elsewhere).",
+    ),
+    Setting("rollout_timeout", "CONVEYOR_ROLLOUT_TIMEOUT", "600", "Seconds to wait for a rollout."),
+    Setting("gitlab_ci", "GITLAB_CI", "", "Set to true by GitLab: log sections, rollback default."),
+    Setting(
+        "job_image",
+        "CONVEYOR_JOB_IMAGE",
+        "",
+        "Image the generated GitLab jobs run in (default: <registry image>/job:latest).",
+    ),
+    Setting("dind_image", "CONVEYOR_DIND_IMAGE", "docker:28-dind", "Docker-in-Docker service of the GitLab jobs."),
     Setting("docker_host", "DOCKER_HOST", "", "Docker engine address (default: the local socket)."),
     Setting("docker_tls_verify", "DOCKER_TLS_VERIFY", "", "Verify the engine's TLS certificate (dind)."),
     Setting("docker_cert_path", "DOCKER_CERT_PATH", "", "Client certificates for the engine (dind)."),
@@ -108,6 +126,15 @@ class ProdImage:
 
     name: str
     service: str
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    """A Deployment container that runs a prod image."""
+
+    deployment: str
+    container: str
+    image: str
 
 
 @dataclass(frozen=True)
@@ -151,8 +178,17 @@ class Settings:
     docker_tls_verify: str
     docker_cert_path: str
     docker_config: str
+    kube_namespace: str
+    kubeconfig: str
+    environment_name: str
+    rollback: str
+    rollout_timeout: str
+    gitlab_ci: str
+    job_image: str
+    dind_image: str
     test_jobs: tuple[JobSpec, ...]
     prod_images: tuple[ProdImage, ...]
+    deploy_targets: tuple[DeployTarget, ...]
 
     @property
     def images(self) -> ImageNames:
@@ -164,6 +200,18 @@ class Settings:
                 commit=repository.with_tag(f"prod-{self.commit_sha}"), generic=repository.with_tag("prod")
             )
         return ImageNames(ci_commit=ci.with_tag(self.commit_sha), ci_branch=ci.with_tag(self.ref_slug), prod=prod)
+
+    @property
+    def in_gitlab(self) -> bool:
+        return self.gitlab_ci == "true"
+
+    @property
+    def rollback_enabled(self) -> bool:
+        return self.rollback == "true" or (self.rollback == "auto" and self.in_gitlab)
+
+    @property
+    def timeout_seconds(self) -> float:
+        return float(self.rollout_timeout)
 
     @property
     def deployable(self) -> bool:
@@ -209,6 +257,7 @@ def load_settings(
     values = _scalars(yaml_config, environ, dotenv, flags or {})
     values["registry_image"] = values["registry_image"] or f"{values['registry']}/conveyor/example"
     values["base_image"] = values["base_image"] or f"{values['registry']}/conveyor/busybox:1.35"
+    values["job_image"] = values["job_image"] or f"{values['registry_image']}/job:latest"
     values["commit_sha"] = values["commit_sha"] or _from_git(git, "commit")
     values["ref_name"] = values["ref_name"] or _from_git(git, "branch")
     values["ref_slug"] = values["ref_slug"] or ref_slug(values["ref_name"])
@@ -218,6 +267,7 @@ def load_settings(
         prod_compose_files=_paths(project_dir, values.pop("prod_compose_files")),
         deployable_branches=tuple(b for b in values.pop("deployable_branches").split(":") if b),
         prod_images=_prod_images(yaml_config.get("prod_images") or {}),
+        deploy_targets=_deploy_targets(yaml_config.get("deploy_targets") or []),
         reports_dir=project_dir / values.pop("reports_dir"),
         test_jobs=_test_jobs(yaml_config.get("test_jobs") or {}, values["ci_service"]),
         **values,
@@ -254,6 +304,25 @@ def _prod_images(raw: Mapping[str, Any]) -> tuple[ProdImage, ...]:
         service = spec.get("service") if isinstance(spec, Mapping) else None
         images.append(ProdImage(name=str(name), service=str(service or name)))
     return tuple(images)
+
+
+def _deploy_targets(raw: Any) -> tuple[DeployTarget, ...]:
+    targets = []
+    for spec in raw if isinstance(raw, list | tuple) else []:
+        if not isinstance(spec, Mapping) or not spec.get("deployment"):
+            raise ConfigError(
+                f"deploy target {spec!r} names no deployment",
+                "give each conveyor.deploy_targets entry deployment, container and image",
+            )
+        deployment = str(spec["deployment"])
+        targets.append(
+            DeployTarget(
+                deployment=deployment,
+                container=str(spec.get("container") or deployment),
+                image=str(spec.get("image") or deployment),
+            )
+        )
+    return tuple(targets)
 
 
 def _yaml_scalar(yaml_config: Mapping[str, Any], name: str) -> str | None:
@@ -309,6 +378,25 @@ def _validate(settings: Settings) -> None:
     _check_image("CI_REGISTRY_IMAGE", settings.registry_image)
     _check_image("CONVEYOR_CI_IMAGE_NAME", f"{settings.registry_image}/{settings.ci_image_name}")
     _check_image("CONVEYOR_BASE_IMAGE", settings.base_image)
+    if settings.rollback not in ("true", "false", "auto"):
+        raise ConfigError(
+            f"CONVEYOR_ROLLBACK {settings.rollback!r} is not true, false or auto", "fix CONVEYOR_ROLLBACK"
+        )
+    try:
+        if float(settings.rollout_timeout) <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"CONVEYOR_ROLLOUT_TIMEOUT {settings.rollout_timeout!r} is not a positive number of seconds",
+            "fix CONVEYOR_ROLLOUT_TIMEOUT",
+        ) from None
+    prod_names = {image.name for image in settings.prod_images}
+    for target in settings.deploy_targets:
+        if target.image not in prod_names:
+            raise ConfigError(
+                f"deploy target {target.deployment!r} uses prod image {target.image!r}, which is not configured",
+                f"use one of: {', '.join(sorted(prod_names)) or 'none'} (conveyor.prod_images)",
+            )
     for prod in settings.prod_images:
         _check_image(f"conveyor.prod_images.{prod.name}", f"{settings.registry_image}/{prod.name}")
     images = settings.images
