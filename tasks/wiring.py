@@ -47,6 +47,20 @@ def settings(ctx: Context, flags: Mapping[str, str | None] | None = None) -> Set
     )
 
 
+def portable_settings(ctx: Context) -> Settings:
+    """Settings from invoke.yaml and defaults only, so that what is rendered from them (.gitlab-ci.yml) is
+    the same on every machine: no environment, no .env, no git."""
+    from conveyor.settings import load_settings
+
+    return load_settings(
+        project_dir=PROJECT_DIR,
+        yaml_config=plain(ctx.config.get("conveyor", {})),
+        environ={"CI_COMMIT_SHA": "0" * 40, "CI_COMMIT_REF_NAME": "main"},
+        dotenv={},
+        git=lambda _question: None,
+    )
+
+
 def toolbox(ctx: Context, flags: Mapping[str, str | None] | None = None) -> Toolbox:
     from conveyor.console import Console
     from conveyor.redact import Redactor
