@@ -11,6 +11,6 @@ from tasks.wiring import one_line_errors, toolbox
 @one_line_errors
 def test(ctx: Context, job: str = "") -> None:
     """Run the configured test jobs in the CI image (all in parallel, or one with --job)."""
-    from conveyor.testjobs import run_tests
+    from conveyor.testjobs import run_tests, verdict
 
-    run_tests(toolbox(ctx), job or None)
+    verdict(run_tests(toolbox(ctx), [job] if job else []))

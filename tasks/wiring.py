@@ -67,7 +67,7 @@ def toolbox(ctx: Context, flags: Mapping[str, str | None] | None = None) -> Tool
     from conveyor.toolbox import Toolbox
 
     loaded = settings(ctx, flags)
-    console = Console(Redactor(loaded.secrets), gitlab_sections=loaded.in_gitlab)
+    console = Console.for_terminal(Redactor(loaded.secrets), loaded.in_gitlab, no_color="NO_COLOR" in os.environ)
     return Toolbox(settings=loaded, console=console)
 
 

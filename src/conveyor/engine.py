@@ -5,16 +5,18 @@ decoded and `error`/`errorDetail` raise DockerError. `docker` is imported only w
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import DockerError, RegistryError
-from conveyor.process import LineSink
 from conveyor.reference import ImageReference
 
 if TYPE_CHECKING:
     import docker
+
+Observer = Callable[[Mapping[str, Any]], None]
+"""Sees every chunk of a push or pull stream (for progress)."""
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,8 @@ class Auth:
         return {"username": self.username, "password": self.password}
 
 
-def stream_errors(chunks: Iterable[Mapping[str, Any]], sink: LineSink | None = None) -> list[Mapping[str, Any]]:
-    """Consume a push/pull stream, forward status lines, and raise on the first error chunk."""
+def stream_errors(chunks: Iterable[Mapping[str, Any]], observe: Observer | None = None) -> list[Mapping[str, Any]]:
+    """Consume a push/pull stream, show each chunk to `observe`, and raise on the first error chunk."""
     seen: list[Mapping[str, Any]] = []
     for chunk in chunks:
         seen.append(chunk)
@@ -35,8 +37,8 @@ def stream_errors(chunks: Iterable[Mapping[str, Any]], sink: LineSink | None = N
         if error:
             message = error.get("message", str(error)) if isinstance(error, Mapping) else str(error)
             raise DockerError(f"the Docker engine reported: {message}")
-        if sink is not None and chunk.get("status") and not chunk.get("progressDetail"):
-            sink(" ".join(str(chunk[k]) for k in ("id", "status") if chunk.get(k)))
+        if observe is not None:
+            observe(chunk)
     return seen
 
 
@@ -78,22 +80,22 @@ class Engine:
         except self._errors.APIError as exc:
             raise DockerError(f"cannot tag {source} as {target} ({_first_line(exc)})") from None
 
-    def push(self, ref: ImageReference, sink: LineSink | None = None) -> str:
+    def push(self, ref: ImageReference, observe: Observer | None = None) -> str:
         """Push `ref` and return the manifest digest the registry stored."""
         try:
             stream = self._client.api.push(
                 ref.name, tag=ref.tag, stream=True, decode=True, auth_config=self._auth_config()
             )
-            return pushed_digest(stream_errors(stream, sink))
+            return pushed_digest(stream_errors(stream, observe))
         except self._errors.APIError as exc:
             raise DockerError(f"cannot push {ref} ({_first_line(exc)})") from None
 
-    def pull(self, ref: ImageReference, sink: LineSink | None = None) -> None:
+    def pull(self, ref: ImageReference, observe: Observer | None = None) -> None:
         try:
             stream = self._client.api.pull(
                 ref.name, tag=ref.tag, stream=True, decode=True, auth_config=self._auth_config()
             )
-            stream_errors(stream, sink)
+            stream_errors(stream, observe)
         except self._errors.APIError as exc:
             raise DockerError(f"cannot pull {ref} ({_first_line(exc)})") from None
 

@@ -108,7 +108,7 @@ def cache_lookup(tools: Toolbox, engine: Engine, target: BuildTarget) -> str | N
 def push_all_tags(tools: Toolbox, engine: Engine, target: BuildTarget) -> str:
     for tag in target.also:
         engine.tag(target.image, tag)
-    pushed = {tag: engine.push(tag, tools.console.prefixed("  ")) for tag in target.tags}
+    pushed = {tag: engine.push(tag, tools.console.transfer("push", str(tag))) for tag in target.tags}
     digest = verify_same_digest(engine, pushed)
     same = "same digest " if len(target.tags) > 1 else ""
     tools.console.line(f"pushed {' and '.join(str(tag) for tag in target.tags)}: {same}{digest}")

@@ -42,9 +42,9 @@ class JobResult:
         return values[-1] if values else None
 
 
-def select_jobs(tools: Toolbox, name: str | None) -> tuple[JobSpec, ...]:
-    if name:
-        return (tools.settings.job(name),)
+def select_jobs(tools: Toolbox, names: Sequence[str]) -> tuple[JobSpec, ...]:
+    if names:
+        return tuple(tools.settings.job(name) for name in names)
     if not tools.settings.test_jobs:
         raise ConfigError("no test jobs configured", "add conveyor.test_jobs to invoke.yaml")
     return tools.settings.test_jobs
@@ -59,9 +59,10 @@ def needed_services(jobs: Sequence[JobSpec]) -> list[str]:
     return list(seen)
 
 
-def run_tests(tools: Toolbox, name: str | None = None) -> tuple[JobResult, ...]:
-    """Run one job or all of them (in parallel); raise JobFailed with the first failing job's exit code."""
-    jobs = select_jobs(tools, name)
+def run_tests(tools: Toolbox, names: Sequence[str] = ()) -> tuple[JobResult, ...]:
+    """Run the named jobs (default: all) in parallel, report each, and return their results (`verdict` turns
+    failures into JobFailed)."""
+    jobs = select_jobs(tools, names)
     project = tools.ci_project()
     services = needed_services(jobs)
     tools.check_compose(project, services)
@@ -101,6 +102,10 @@ def report(tools: Toolbox, results: Sequence[JobResult]) -> None:
         console.line(f"job {result.job.name}: {verdict} in {result.seconds:.1f}s, JUnit report {tools.relative(path)}")
         if (coverage := result.coverage) is not None:
             console.line(f"Lines: {coverage}% (coverage of job {result.job.name})")
+
+
+def verdict(results: Sequence[JobResult]) -> None:
+    """Raise JobFailed with the first failing job's exit code when any job failed."""
     failed = [result for result in results if not result.passed]
     if failed:
         first = failed[0]

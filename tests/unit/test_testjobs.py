@@ -8,7 +8,7 @@ from conveyor.console import Console
 from conveyor.errors import JobFailed
 from conveyor.redact import Redactor
 from conveyor.settings import DEFAULT_COVERAGE_REGEX, JobSpec, load_settings
-from conveyor.testjobs import JobResult, needed_services, report, write_junit
+from conveyor.testjobs import JobResult, needed_services, report, verdict, write_junit
 from conveyor.toolbox import Toolbox
 
 UNIT = JobSpec(name="unit", command="sh unit.sh", service="app", coverage_regex=DEFAULT_COVERAGE_REGEX)
@@ -56,8 +56,9 @@ def test_report_prints_gitlab_coverage_line_and_fails_with_the_job_exit_code(tmp
         JobResult(LINT, 4, 1.0, ("FAIL x",)),
         JobResult(FUNCTIONAL, 2, 1.0, ()),
     ]
+    report(tools(tmp_path, printed), results)
     with pytest.raises(JobFailed) as caught:
-        report(tools(tmp_path, printed), results)
+        verdict(results)
     assert caught.value.exit_code == 4
     assert "lint, functional" in str(caught.value)
     assert "Lines: 75.00% (coverage of job unit)" in printed

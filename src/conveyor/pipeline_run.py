@@ -1,0 +1,107 @@
+"""`inv pipeline`: the whole pipeline locally, in GitLab's order. Stages run one after another; the test
+jobs run in parallel; a failure skips the later stages except jobs that run always (cleanup of the CI
+image, GitLab's `when: always`); deploy stages run only on deployable branches. Jobs run in this process
+with one shared Toolbox, so the pipeline adds almost nothing to the time spent in docker, compose, the
+registry and the cluster."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from conveyor.errors import ConveyorError
+from conveyor.pipeline import STAGES, PipelineJob
+from conveyor.toolbox import Toolbox
+
+StageRunner = Callable[[Toolbox], object]
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job: PipelineJob
+    status: str  # passed, failed, skipped
+    seconds: float = 0.0
+    detail: str = ""
+    exit_code: int = 0
+
+
+def run_pipeline(
+    tools: Toolbox, jobs: Sequence[PipelineJob], runners: Mapping[str, StageRunner]
+) -> tuple[JobOutcome, ...]:
+    """Run `jobs` stage by stage and return every job's outcome (skipped ones included)."""
+    outcomes: list[JobOutcome] = []
+    for stage in STAGES:
+        stage_jobs = [job for job in jobs if job.stage == stage]
+        if not stage_jobs:
+            continue
+        failed_before = any(outcome.status == "failed" for outcome in outcomes)
+        with tools.console.section(f"stage_{stage.replace('-', '_')}", f"Stage {stage}"):
+            if stage == "test":
+                outcomes += run_test_stage(tools, stage_jobs, failed_before)
+            else:
+                outcomes += [run_job(tools, job, runners, failed_before) for job in stage_jobs]
+    return tuple(outcomes)
+
+
+def skip_reason(tools: Toolbox, job: PipelineJob, failed_before: bool) -> str:
+    if job.deployable_only and not tools.settings.deployable:
+        return f"{tools.settings.ref_name!r} is not a deployable branch"
+    if failed_before and not job.always:
+        return "an earlier stage failed"
+    return ""
+
+
+def run_job(tools: Toolbox, job: PipelineJob, runners: Mapping[str, StageRunner], failed_before: bool) -> JobOutcome:
+    if reason := skip_reason(tools, job, failed_before):
+        tools.console.line(f"{job.name}: skipped: {reason}")
+        return JobOutcome(job, "skipped", detail=reason)
+    started = time.monotonic()
+    try:
+        runners[job.name](tools)
+    except ConveyorError as error:
+        tools.console.line(f"{job.name}: failed: {error}")
+        return JobOutcome(job, "failed", time.monotonic() - started, str(error), error.exit_code)
+    return JobOutcome(job, "passed", time.monotonic() - started)
+
+
+def run_test_stage(tools: Toolbox, jobs: Sequence[PipelineJob], failed_before: bool) -> list[JobOutcome]:
+    """All test jobs at once (in parallel, one pull), each reported as its own pipeline job."""
+    from conveyor.testjobs import run_tests
+
+    runnable = [job for job in jobs if not skip_reason(tools, job, failed_before)]
+    skipped = [run_job(tools, job, {}, failed_before) for job in jobs if job not in runnable]
+    if not runnable:
+        return skipped
+    started = time.monotonic()
+    try:
+        results = {result.job.name: result for result in run_tests(tools, names=[job.task[-1] for job in runnable])}
+    except ConveyorError as error:
+        seconds = time.monotonic() - started
+        return skipped + [JobOutcome(job, "failed", seconds, str(error), error.exit_code) for job in runnable]
+    outcomes = []
+    for job in runnable:
+        result = results[job.task[-1]]
+        status = "passed" if result.passed else "failed"
+        detail = "" if result.passed else f"exit code {result.returncode}"
+        outcomes.append(JobOutcome(job, status, result.seconds, detail, result.returncode))
+    return skipped + outcomes
+
+
+def summary(outcomes: Sequence[JobOutcome]) -> list[str]:
+    """The summary table: each job, its stage, result and duration; then the verdict."""
+    width = max([len(o.job.name) for o in outcomes] + [3])
+    lines = [f"{'job':<{width}}  {'stage':<10}  {'result':<7}  duration  detail"]
+    for outcome in outcomes:
+        duration = f"{outcome.seconds:7.1f}s" if outcome.status != "skipped" else "       -"
+        lines.append(
+            f"{outcome.job.name:<{width}}  {outcome.job.stage:<10}  {outcome.status:<7}  {duration}  {outcome.detail}"
+        )
+    failed = [o.job.name for o in outcomes if o.status == "failed"]
+    lines.append(f"pipeline: {'failed (' + ', '.join(failed) + ')' if failed else 'passed'}")
+    return lines
+
+
+def exit_code(outcomes: Sequence[JobOutcome]) -> int:
+    """0 when every job passed or was skipped, else the first failed job's exit code."""
+    return next((o.exit_code or 1 for o in outcomes if o.status == "failed"), 0)
