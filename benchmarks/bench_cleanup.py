@@ -74,40 +74,31 @@ def per_tag(registry: RegistryProcess, tags: int) -> dict[str, list[float]]:
     for repository in repositories:
         for name in names:
             push_small(client, repository, name)
-    original = [timed(lambda n=n: run([str(BASELINE), registry.address, "bench/orig", n])) for n in names]
-    skopeo = [
-        timed(
-            lambda n=n: run(["skopeo", "delete", "--tls-verify=false", f"docker://{registry.address}/bench/skopeo:{n}"])
-        )
-        for n in names
-    ]
-    conveyor: list[float] = []
-    for name in names:  # a fresh client per tag: no token, no connection, no capability knowledge carried over
-        conveyor.append(
-            timed(
-                lambda n=name: cleanup.delete_tag(RegistryClient(registry.address, scheme="http"), "bench/conveyor", n)
-            )
-        )
     warm_client = RegistryClient(registry.address, scheme="http")
-    cleanup.delete_tag(warm_client, "bench/warm", names[0])  # a cleanup run's first tag pays for the set-up
-    warm = [timed(lambda n=n: cleanup.delete_tag(warm_client, "bench/warm", n)) for n in names[1:]]
-    cleanup.delete_tags(warm_client, "bench/listed", names[:1], workers=1)
-    listed = [timed(lambda n=n: cleanup.delete_tags(warm_client, "bench/listed", [n], workers=1)) for n in names[1:]]
     script = (
         "import sys; from conveyor import cleanup; from conveyor.registry import RegistryClient; "
         "cleanup.delete_tag(RegistryClient(sys.argv[1], scheme='http'), 'bench/process', sys.argv[2])"
     )
-    process = [timed(lambda n=n: run([sys.executable, "-c", script, registry.address, n])) for n in names]
+    methods: dict[str, Callable[[str], object]] = {
+        "original": lambda n: run([str(BASELINE), registry.address, "bench/orig", n]),
+        "skopeo": lambda n: run(
+            ["skopeo", "delete", "--tls-verify=false", f"docker://{registry.address}/bench/skopeo:{n}"]
+        ),
+        # a fresh client per tag: no token, no connection, no capability knowledge carried over
+        "conveyor": lambda n: cleanup.delete_tag(RegistryClient(registry.address, scheme="http"), "bench/conveyor", n),
+        "warm": lambda n: cleanup.delete_tag(warm_client, "bench/warm", n),
+        "listed": lambda n: cleanup.delete_tags(warm_client, "bench/listed", [n], workers=1),
+        "process": lambda n: run([sys.executable, "-c", script, registry.address, n]),
+    }
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    for method in methods.values():  # untimed first tag: file caches warm, and the warm client's set-up
+        method(names[0])
+    for tag in names[1:]:  # interleaved, so a load change on the machine hits every method alike
+        for name, method in methods.items():
+            times[name].append(timed(lambda m=method, t=tag: m(t)))
     for repository in repositories:
         assert client.list_tags(repository) == [], repository
-    return {
-        "original": original,
-        "skopeo": skopeo,
-        "conveyor": conveyor,
-        "warm": warm,
-        "listed": listed,
-        "process": process,
-    }
+    return times
 
 
 def requests_per_tag(root: Path, tags: int) -> dict[str, float]:

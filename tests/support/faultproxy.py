@@ -5,6 +5,7 @@ or after the registry carried it out (the client never learns the result). The r
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import random
@@ -127,10 +128,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
         def _cut(self) -> None:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
         def log_message(self, format: str, *args: Any) -> None:
             return

@@ -37,9 +37,10 @@ def test_basic_operations(client: RegistryClient) -> None:
 def test_manifest_list_is_copied_byte_for_byte(client: RegistryClient) -> None:
     child = push_image(client, REPO, ["amd64"], "child", media_type=DOCKER_MANIFEST)
     size = len(client.get_manifest(REPO, child).raw)
+    platform = '"platform":{"architecture":"amd64","os":"linux"}'
     raw = (
-        '{"schemaVersion":2,"mediaType":"%s","manifests":[{"mediaType":"%s","digest":"%s","size":%d,'
-        '"platform":{"architecture":"amd64","os":"linux"}}]}' % (DOCKER_MANIFEST_LIST, DOCKER_MANIFEST, child, size)
+        f'{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST_LIST}","manifests":[{{"mediaType":"{DOCKER_MANIFEST}",'
+        f'"digest":"{child}","size":{size},{platform}}}]}}'
     ).encode()
     index = Manifest.from_bytes(raw, DOCKER_MANIFEST_LIST)
     client.put_manifest(REPO, "multi", index)
@@ -195,3 +196,17 @@ def test_unreachable_registry_is_one_line() -> None:
     with pytest.raises(RegistryUnreachable) as raised:
         cleanup.delete_tag(client, REPO, "x")
     assert "\n" not in str(raised.value) and "cannot reach" in str(raised.value)
+
+
+def test_old_prod_without_a_previous_prod_only_promotes(client: RegistryClient) -> None:
+    new = push_image(client, REPO, [f"prod-{SHA}"], "first")
+    report = cleanup.promote_and_delete_old_prod(client, REPO, f"prod-{SHA}")
+    assert report.outcomes == () and any("no previous prod image" in note for note in report.notes)
+    assert client.head_digest(REPO, "prod") == new
+
+
+def test_old_prod_with_a_missing_new_image_is_one_line(client: RegistryClient) -> None:
+    old = push_image(client, REPO, ["prod"], "old")
+    with pytest.raises(ManifestNotFound, match="run build-prod first"):
+        cleanup.promote_and_delete_old_prod(client, REPO, f"prod-{SHA}")
+    assert client.head_digest(REPO, "prod") == old

@@ -1,0 +1,41 @@
+"""Registry error classes. Each is one line: the problem, then what to do (ConveyorError's format)."""
+
+from __future__ import annotations
+
+from conveyor.errors import RegistryError
+
+
+class RegistryUnreachable(RegistryError):
+    """The registry (or its token realm) could not be reached, even after retries."""
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry kept answering 429/5xx until the retry budget ran out."""
+
+
+class AuthenticationFailed(RegistryError):
+    """The registry or its token realm refused the credentials (or asked for some and none were given)."""
+
+
+class PermissionDenied(RegistryError):
+    """The credentials are valid but do not grant the action (e.g. no `delete` in the token)."""
+
+
+class DeletesDisabled(RegistryError):
+    """The registry refuses deletes (distribution: storage.delete.enabled is false)."""
+
+
+class ManifestNotFound(RegistryError):
+    """A tag or digest does not exist in the repository."""
+
+
+class RegistryProtocolError(RegistryError):
+    """The registry answered something the API does not allow (bad JSON, wrong digest, odd status)."""
+
+
+class ReferenceOutsideRegistry(RegistryError):
+    """An image reference names another registry than the configured one."""
+
+
+class GitLabApiError(RegistryError):
+    """GitLab's container registry API refused or failed a call."""

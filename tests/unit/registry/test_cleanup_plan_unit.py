@@ -1,0 +1,114 @@
+"""Unit tests: the pure policy planner, durations, targets, manifests helpers, report lines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conveyor.cleanup import CleanupReport, Policy, TagInfo, TagOutcome, parse_duration, parse_target, plan_policy
+from conveyor.errors import BadReference, ConfigError
+from conveyor.registry.errors import ReferenceOutsideRegistry
+from conveyor.registry.manifests import THROWAWAY_CONFIG, parse_timestamp, sha256_digest, throwaway_manifest
+
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+SHA1 = "1" * 40
+SHA2 = "2" * 40
+
+
+def info(tag: str, days_old: float | None = None, digest: str = "") -> TagInfo:
+    created = NOW - timedelta(days=days_old) if days_old is not None else None
+    return TagInfo(tag, digest or f"sha256:{tag}", created)
+
+
+def decisions(tags: list[TagInfo], policy: Policy) -> dict[str, tuple[bool, str]]:
+    return {e.tag: (e.delete, e.rule) for e in plan_policy("g/a", tags, policy, NOW).entries}
+
+
+def test_default_policy_deletes_nothing() -> None:
+    plan = plan_policy("g/a", [info("a", 100), info("b", 1)], Policy(), NOW)
+    assert plan.to_delete == []
+
+
+def test_keep_newest_and_older_than() -> None:
+    tags = [info(f"n.{i}", i) for i in range(1, 7)] + [info("n.unknown")]
+    result = decisions(tags, Policy(delete_regex=r"n\..*", keep_newest=2, older_than=timedelta(days=3)))
+    assert result["n.unknown"] == (False, "keep-newest")  # unknown creation time counts as newest
+    assert result["n.1"] == (False, "keep-newest")
+    assert result["n.2"] == (False, "older-than")  # 3rd newest but younger than 3 days
+    assert [t for t, (d, _) in result.items() if d] == ["n.4", "n.5", "n.6"]
+
+
+def test_keep_regex_wins_and_delete_regex_matches_whole_tags() -> None:
+    tags = [info("v1.2", 400), info("nightly", 400), info("nightly-x", 400)]
+    result = decisions(tags, Policy(keep_regex=r"v\d.*", delete_regex="nightly"))
+    assert result == {
+        "v1.2": (False, "keep-regex"),
+        "nightly": (True, "delete-regex"),
+        "nightly-x": (False, "delete-regex"),
+    }
+
+
+def test_branches_that_no_longer_exist() -> None:
+    tags = [
+        info("main", digest="sha256:m"),
+        info(SHA1, digest="sha256:m"),
+        info("old-feature", digest="sha256:o"),
+        info(SHA2, digest="sha256:o"),
+        info("prod"),
+        info("prod-" + SHA1),
+        info("v1.0"),
+        info("latest"),
+    ]
+    plan = plan_policy("g/a", tags, Policy(live_branches=frozenset({"main"})), NOW)
+    assert sorted(plan.to_delete) == sorted(["old-feature", SHA2])
+    reasons = {e.tag: e.reason for e in plan.entries}
+    assert reasons[SHA2] == "commit image of removed branch old-feature"
+    assert any(line.startswith("delete g/a:old-feature [branch-gone]") for line in plan.lines())
+
+
+def test_commit_tag_shared_with_a_live_branch_is_kept() -> None:
+    tags = [info("main", digest="sha256:s"), info("gone", digest="sha256:s"), info(SHA1, digest="sha256:s")]
+    plan = plan_policy("g/a", tags, Policy(live_branches=frozenset({"main"})), NOW)
+    assert plan.to_delete == ["gone"]
+
+
+def test_bad_patterns_and_durations_are_one_line() -> None:
+    with pytest.raises(ConfigError, match="malformed tag pattern"):
+        plan_policy("g/a", [info("a")], Policy(delete_regex="("), NOW)
+    assert parse_duration("30d") == timedelta(days=30) and parse_duration("2w") == timedelta(weeks=2)
+    assert parse_duration("90m") == timedelta(minutes=90)
+    with pytest.raises(ConfigError, match="malformed duration"):
+        parse_duration("soon")
+
+
+def test_parse_target() -> None:
+    assert parse_target("r.test:5000/g/a:t", "r.test:5000").repository == "g/a"
+    with pytest.raises(ReferenceOutsideRegistry, match=r"not in the configured registry r\.test:5000"):
+        parse_target("other.test/g/a:t", "r.test:5000")
+    with pytest.raises(BadReference, match="names no tag"):
+        parse_target("r.test:5000/g/a", "r.test:5000")
+    with pytest.raises(BadReference, match="names a digest"):
+        parse_target(f"r.test:5000/g/a@sha256:{'a' * 64}", "r.test:5000")
+    with pytest.raises(BadReference):
+        parse_target("r.test:5000/G/a:t", "r.test:5000")
+
+
+def test_throwaway_manifests_are_unique_and_reference_the_shared_config() -> None:
+    first, second = throwaway_manifest("t"), throwaway_manifest("t")
+    assert first.digest != second.digest
+    assert first.config_digest() == sha256_digest(THROWAWAY_CONFIG)
+
+
+def test_timestamps_with_nanoseconds() -> None:
+    assert parse_timestamp("2024-05-01T10:00:00.123456789Z") == datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    assert parse_timestamp("2024-05-01T10:00:00+02:00") is not None
+    assert parse_timestamp("yesterday") is None
+    assert parse_timestamp("2024-05-01T10:00:00") is None  # no zone: unknown
+
+
+def test_report_lines_always_carry_the_gc_note() -> None:
+    report = CleanupReport("g/a", (TagOutcome("t", "kept", "used by v1.2", "sha256:x"),))
+    assert report.lines()[0] == "kept g/a:t (sha256:x): used by v1.2"
+    assert "garbage collection" in report.lines()[-1]
+    assert CleanupReport("g/a", dry_run=True).lines()[-1].startswith("note: storage is freed only")
