@@ -89,4 +89,6 @@ def one_line_errors(body: F) -> F:
 
 
 def _known_secrets() -> list[str]:
-    return [os.environ.get(name, "") for name in ("CI_REGISTRY_PASSWORD", "CI_JOB_TOKEN")]
+    from conveyor.settings import SETTINGS
+
+    return [os.environ.get(setting.env, "") for setting in SETTINGS if setting.secret]

@@ -47,6 +47,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("registry_user", "CI_REGISTRY_USER", "", "Registry user name (GitLab sets gitlab-ci-token)."),
     Setting("registry_password", "CI_REGISTRY_PASSWORD", "", "Registry password or token.", secret=True),
     Setting("job_token", "CI_JOB_TOKEN", "", "GitLab job token (used as the registry password if none).", True),
+    Setting(
+        "registry_access_token",
+        "CONVEYOR_REGISTRY_ACCESS_TOKEN",
+        "",
+        "Personal/project access token for registry deletes (what a job token may not do).",
+        secret=True,
+    ),
+    Setting(
+        "registry_scheme",
+        "CONVEYOR_REGISTRY_SCHEME",
+        "auto",
+        "http or https for registry API calls; auto = http on loopback (as Docker does), else https.",
+    ),
+    Setting("gitlab_api_url", "CI_API_V4_URL", "", "GitLab API (tag deletes through GitLab's tags API)."),
+    Setting("gitlab_project_id", "CI_PROJECT_ID", "", "GitLab project id (for GitLab's tags API)."),
     Setting("commit_sha", "CI_COMMIT_SHA", "", "Commit being built (default: git rev-parse HEAD)."),
     Setting("ref_name", "CI_COMMIT_REF_NAME", "", "Branch or tag being built (default: the git branch)."),
     Setting("ref_slug", "CI_COMMIT_REF_SLUG", "", "URL-safe ref (default: computed by GitLab's rule)."),
@@ -162,6 +177,10 @@ class Settings:
     registry_user: str
     registry_password: str = field(repr=False)
     job_token: str = field(repr=False)
+    registry_access_token: str = field(repr=False)
+    registry_scheme: str
+    gitlab_api_url: str
+    gitlab_project_id: str
     commit_sha: str
     ref_name: str
     ref_slug: str
@@ -225,7 +244,16 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.registry_password, self.job_token) if s)
+        return tuple(s for s in (self.registry_password, self.job_token, self.registry_access_token) if s)
+
+    @property
+    def scheme(self) -> str:
+        """http for loopback registries (Docker's own default), https elsewhere, unless set."""
+        if self.registry_scheme != "auto":
+            return self.registry_scheme
+        host = self.registry.rsplit(":", 1)[0] if not self.registry.startswith("[") else self.registry
+        loopback = host in ("localhost", "[::1]") or host.startswith("[::1]") or host.startswith("127.")
+        return "http" if loopback else "https"
 
     @property
     def docker_environment(self) -> dict[str, str]:
@@ -378,6 +406,11 @@ def _validate(settings: Settings) -> None:
     _check_image("CI_REGISTRY_IMAGE", settings.registry_image)
     _check_image("CONVEYOR_CI_IMAGE_NAME", f"{settings.registry_image}/{settings.ci_image_name}")
     _check_image("CONVEYOR_BASE_IMAGE", settings.base_image)
+    if settings.registry_scheme not in ("auto", "http", "https"):
+        raise ConfigError(
+            f"CONVEYOR_REGISTRY_SCHEME {settings.registry_scheme!r} is not auto, http or https",
+            "fix CONVEYOR_REGISTRY_SCHEME",
+        )
     if settings.rollback not in ("true", "false", "auto"):
         raise ConfigError(
             f"CONVEYOR_ROLLBACK {settings.rollback!r} is not true, false or auto", "fix CONVEYOR_ROLLBACK"
