@@ -5,7 +5,7 @@ per tag once a token is cached; 200 tags with concurrency against skopeo one by 
 
     python benchmarks/bench_cleanup.py [--tags 15] [--bulk 200] [--big-mb 60]
 
-Writes docs/benchmarks-cleanup.md."""
+Writes its section of docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -26,14 +26,13 @@ sys.path[:0] = [str(REPO), str(REPO / "src")]
 
 import requests  # noqa: E402
 
-from benchmarks.report import median, stamp, table, timed  # noqa: E402
+from benchmarks.report import median, table, timed, write_section  # noqa: E402
 from conveyor import cleanup  # noqa: E402
 from conveyor.registry import Credentials, RegistryClient  # noqa: E402
 from conveyor.registry.manifests import OCI_MANIFEST, image_manifest  # noqa: E402
 from tests.support.registry import RegistryProcess  # noqa: E402
 from tests.support.tokenserver import TokenServer, User  # noqa: E402
 
-OUTPUT = REPO / "docs" / "benchmarks-cleanup.md"
 BASELINE = REPO / "benchmarks" / "baseline_cleanup.sh"
 BASE_IMAGE = "conveyor/busybox:test"
 
@@ -295,8 +294,6 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> str:
         "while another request rewrites it. Conveyor deletes many tags in two phases (every PUT, then every "
         "DELETE), and re-pushes and re-deletes a throwaway until a DELETE answers 202.",
         "- Storage is freed only by the registry's garbage collection (`registry garbage-collect --delete-untagged`).",
-        "",
-        f"_Measured {stamp()}._",
     ]
     return "\n".join(lines) + "\n"
 
@@ -329,9 +326,9 @@ def main() -> None:
     finally:
         registry.stop()
         shutil.rmtree(root, ignore_errors=True)
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(report(args, results))
-    print(OUTPUT.read_text())
+    body = report(args, results)
+    write_section("cleanup", body)
+    print(body)
 
 
 if __name__ == "__main__":
