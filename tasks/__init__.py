@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from tasks import build_ci, build_prod, cleanup_tasks, gitlab_ci_file, run_tests
+from tasks import build_ci, build_prod, cleanup_tasks, gitlab_ci_file, pipeline_task, run_tests
 
 ns = Collection()
 ns.add_task(build_ci.build_ci)
@@ -10,3 +10,4 @@ ns.add_task(run_tests.test)
 ns.add_task(build_prod.build_prod)
 ns.add_task(gitlab_ci_file.gitlab_ci)
 ns.add_collection(cleanup_tasks.collection)
+ns.add_task(pipeline_task.pipeline)

@@ -44,6 +44,30 @@ def run_pipeline(
     return tuple(outcomes)
 
 
+def stage_runners() -> dict[str, StageRunner]:
+    """What each non-test job runs, in this process."""
+    from conveyor.cleanup_stage import cleanup_this_ci_image
+    from conveyor.deploy_stage import deploy
+    from conveyor.imagebuild import build_ci, build_prod
+
+    return {
+        "build-ci": build_ci,
+        "build-prod": build_prod,
+        "deploy": deploy,
+        "cleanup:ci-image": cleanup_this_ci_image,
+    }
+
+
+def plan_lines(tools: Toolbox, jobs: Sequence[PipelineJob]) -> list[str]:
+    """The dry run: every job in order with the command it runs, or why it would be skipped."""
+    lines = []
+    for job in jobs:
+        reason = skip_reason(tools, job, failed_before=False)
+        when = " (always)" if job.always else ""
+        lines.append(f"{job.stage:<10}  {job.name:<18}  " + (f"skip: {reason}" if reason else job.command + when))
+    return lines
+
+
 def skip_reason(tools: Toolbox, job: PipelineJob, failed_before: bool) -> str:
     if job.deployable_only and not tools.settings.deployable:
         return f"{tools.settings.ref_name!r} is not a deployable branch"
