@@ -61,7 +61,9 @@ def image_pull_error(image: str, registry: str | None) -> str:
         return "" if ":missing" not in image else f'failed to resolve reference "{image}": not found'
     repo, ref = (rest.split("@", 1) if "@" in rest else rest.rsplit(":", 1)) if ":" in rest else (rest, "latest")
     try:
-        answer = requests.head(f"http://{host}/v2/{repo}/manifests/{ref}", headers={"Accept": MANIFEST_ACCEPT}, timeout=5)
+        answer = requests.head(
+            f"http://{host}/v2/{repo}/manifests/{ref}", headers={"Accept": MANIFEST_ACCEPT}, timeout=5
+        )
     except requests.RequestException as exc:
         return f'failed to do request: Head "http://{host}/v2/{repo}/manifests/{ref}": {exc}'
     if answer.status_code == 200:
@@ -70,6 +72,12 @@ def image_pull_error(image: str, registry: str | None) -> str:
         f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
         f'failed to resolve reference "{image}": {image}: not found'
     )
+
+
+def _open_gate() -> threading.Event:
+    gate = threading.Event()
+    gate.set()
+    return gate
 
 
 @dataclass
@@ -99,6 +107,7 @@ class Cluster:
     scenario: Scenario
     registry: str | None = None  # host:port of the test registry the kubelet pulls from
     tick: float = 0.05
+    ready_gate: threading.Event = field(default_factory=_open_gate)  # cleared: no pod becomes Ready
     pods: dict[str, PodRuntime] = field(default_factory=dict)
     deployments: dict[str, DeploymentRuntime] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -195,10 +204,10 @@ class Cluster:
         now = time.monotonic()
         if generation > observed and now - runtime.generation_time < self.scenario.observe_delay:
             return
-        if self.scenario.delete_after and runtime.rollout_start and generation > 1:
-            if now - runtime.rollout_start >= self.scenario.delete_after:
-                self.store.delete("deployments", meta["namespace"], meta["name"])
-                return
+        deleting = self.scenario.delete_after and runtime.rollout_start and generation > 1
+        if deleting and now - runtime.rollout_start >= self.scenario.delete_after:
+            self.store.delete("deployments", meta["namespace"], meta["name"])
+            return
         replicasets = [rs for rs in self.store.list("replicasets", meta["namespace"])[0] if owned_by(rs, meta["uid"])]
         new_rs = self._new_replicaset(deployment, replicasets, runtime)
         olds = [rs for rs in replicasets if rs["metadata"]["uid"] != new_rs["metadata"]["uid"]]
@@ -216,17 +225,24 @@ class Cluster:
             runtime.last_progress = runtime.rollout_start
         elif int(match["metadata"].get("annotations", {}).get(REVISION, "0")) < latest:
             revision = str(latest + 1)  # a rollback: the old ReplicaSet becomes the newest revision
-            match = self.store.update(
-                "replicasets", match["metadata"]["namespace"], match["metadata"]["name"],
-                lambda rs: rs["metadata"]["annotations"].__setitem__(REVISION, revision),
-            ) or match
+            match = (
+                self.store.update(
+                    "replicasets",
+                    match["metadata"]["namespace"],
+                    match["metadata"]["name"],
+                    lambda rs: rs["metadata"]["annotations"].__setitem__(REVISION, revision),
+                )
+                or match
+            )
             runtime.rollout_start = time.monotonic()
             runtime.last_progress = runtime.rollout_start
         revision = match["metadata"]["annotations"][REVISION]
         meta = deployment["metadata"]
         if meta.get("annotations", {}).get(REVISION) != revision:
             self.store.update(
-                "deployments", meta["namespace"], meta["name"],
+                "deployments",
+                meta["namespace"],
+                meta["name"],
                 lambda d: d["metadata"].setdefault("annotations", {}).__setitem__(REVISION, revision),
             )
         return match
@@ -281,7 +297,7 @@ class Cluster:
         surge = self.scenario.surge
         target = desired if surge == 0 else min(desired, new_available + surge)
         self._set_replicas(new_rs, target)
-        remaining = max(0, desired - new_available)
+        remaining = 0 if self.scenario.recreate else max(0, desired - new_available)
         for rs in sorted(olds, key=lambda r: r["metadata"]["creationTimestamp"], reverse=True):
             keep = min(int(rs["spec"].get("replicas", 0)), remaining)
             remaining -= keep
@@ -292,7 +308,9 @@ class Cluster:
     def _set_replicas(self, rs: Obj, replicas: int) -> None:
         if int(rs["spec"].get("replicas", 0)) != replicas:
             meta = rs["metadata"]
-            self.store.update("replicasets", meta["namespace"], meta["name"], lambda r: r["spec"].update(replicas=replicas))
+            self.store.update(
+                "replicasets", meta["namespace"], meta["name"], lambda r: r["spec"].update(replicas=replicas)
+            )
             rs["spec"]["replicas"] = replicas
 
     def _sync_pods(self, rs: Obj) -> None:
@@ -308,7 +326,11 @@ class Cluster:
         now = time.monotonic()
         for pod in pods:
             runtime = self.pods.get(pod["metadata"]["uid"])
-            if pod["metadata"].get("deletionTimestamp") and runtime and now - runtime.since >= self.scenario.terminate_delay:
+            if (
+                pod["metadata"].get("deletionTimestamp")
+                and runtime
+                and now - runtime.since >= self.scenario.terminate_delay
+            ):
                 self.store.delete("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
                 self.pods.pop(pod["metadata"]["uid"], None)
         pods = self._pods_of(current)
@@ -327,7 +349,9 @@ class Cluster:
         runtime = self.pods.setdefault(meta["uid"], PodRuntime(created=time.monotonic()))
         runtime.since = time.monotonic()
         self.store.update(
-            "pods", meta["namespace"], meta["name"],
+            "pods",
+            meta["namespace"],
+            meta["name"],
             lambda p: p["metadata"].update(deletionTimestamp=now_iso(), deletionGracePeriodSeconds=30),
         )
 
@@ -342,8 +366,14 @@ class Cluster:
                 "namespace": meta["namespace"],
                 "labels": template["metadata"].get("labels", {}),
                 "ownerReferences": [
-                    {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": meta["name"], "uid": meta["uid"],
-                     "controller": True, "blockOwnerDeletion": True}
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "name": meta["name"],
+                        "uid": meta["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
                 ],
             },
             "spec": template["spec"],
@@ -376,19 +406,32 @@ class Cluster:
         progressing = old_conditions.get("Progressing", {})
         rs_name = new_rs["metadata"]["name"] if new_rs else meta["name"]
         if complete:
-            reason, status, message = "NewReplicaSetAvailable", "True", f'ReplicaSet "{rs_name}" has successfully progressed.'
+            reason, status, message = (
+                "NewReplicaSetAvailable",
+                "True",
+                f'ReplicaSet "{rs_name}" has successfully progressed.',
+            )
             runtime.completed_at.setdefault(key[-1], time.time())
         elif progressing.get("reason") == "ProgressDeadlineExceeded" or (
             now - runtime.last_progress > int(current["spec"].get("progressDeadlineSeconds", 600))
         ):
-            reason, status, message = "ProgressDeadlineExceeded", "False", f'ReplicaSet "{rs_name}" has timed out progressing.'
+            reason, status, message = (
+                "ProgressDeadlineExceeded",
+                "False",
+                f'ReplicaSet "{rs_name}" has timed out progressing.',
+            )
         else:
             reason, status, message = "ReplicaSetUpdated", "True", f'ReplicaSet "{rs_name}" is progressing.'
         conditions = [
-            _condition("Available", "True" if available >= desired else "False",
-                       "MinimumReplicasAvailable" if available >= desired else "MinimumReplicasUnavailable",
-                       "Deployment has minimum availability." if available >= desired
-                       else "Deployment does not have minimum availability.", old_conditions.get("Available")),
+            _condition(
+                "Available",
+                "True" if available >= desired else "False",
+                "MinimumReplicasAvailable" if available >= desired else "MinimumReplicasUnavailable",
+                "Deployment has minimum availability."
+                if available >= desired
+                else "Deployment does not have minimum availability.",
+                old_conditions.get("Available"),
+            ),
             _condition("Progressing", status, reason, message, progressing or None),
         ]
         status_obj: dict[str, Any] = {
@@ -438,12 +481,19 @@ class Cluster:
                     self._event(pod, "Warning", "Failed", "Error: ErrImagePull")
                 runtime.phase, runtime.since, runtime.pull_error = "backoff", now, error
             else:
-                self._event(pod, "Normal", "Pulled", f'Container image "{container["image"]}" already present on machine')
+                self._event(
+                    pod, "Normal", "Pulled", f'Container image "{container["image"]}" already present on machine'
+                )
                 runtime.phase, runtime.since = "running", now
         elif runtime.phase == "running" and self.scenario.crash and now - runtime.since >= 0.3:
             runtime.phase, runtime.since, runtime.restarts = "crashed", now, runtime.restarts + 1
-            self._event(pod, "Warning", "BackOff", f"Back-off restarting failed container {container['name']} in pod "
-                        f"{meta['name']}_{meta['namespace']}({meta['uid']})")
+            self._event(
+                pod,
+                "Warning",
+                "BackOff",
+                f"Back-off restarting failed container {container['name']} in pod "
+                f"{meta['name']}_{meta['namespace']}({meta['uid']})",
+            )
         elif runtime.phase == "crashed" and now - runtime.since >= 1.0:
             runtime.phase, runtime.since = "running", now
         elif (
@@ -451,6 +501,7 @@ class Cluster:
             and not self.scenario.crash
             and not self.scenario.never_ready
             and now - runtime.since >= self.scenario.ready_delay
+            and self.ready_gate.is_set()
         ):
             runtime.phase, runtime.since = "ready", now
         self._set_pod_status(pod, _pod_status(pod, runtime, now))
@@ -468,8 +519,13 @@ class Cluster:
                 "apiVersion": "v1",
                 "kind": "Event",
                 "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": meta["namespace"]},
-                "involvedObject": {"kind": "Pod", "namespace": meta["namespace"], "name": meta["name"],
-                                   "uid": meta["uid"], "apiVersion": "v1"},
+                "involvedObject": {
+                    "kind": "Pod",
+                    "namespace": meta["namespace"],
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "apiVersion": "v1",
+                },
                 "reason": reason,
                 "message": message,
                 "type": type_,
@@ -513,9 +569,14 @@ def _unschedulable_status() -> Obj:
         "phase": "Pending",
         "qosClass": "BestEffort",
         "conditions": [
-            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "lastProbeTime": None,
-             "message": "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
-                        "1 No preemption victims found for incoming pod."}
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "lastProbeTime": None,
+                "message": "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
+                "1 No preemption victims found for incoming pod.",
+            }
         ],
     }
 
@@ -531,16 +592,23 @@ def _pod_status(pod: Obj, runtime: PodRuntime, now: float) -> Obj:
         if now - runtime.since < 1.0:
             state = {"waiting": {"reason": "ErrImagePull", "message": runtime.pull_error}}
         else:
-            state = {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{container["image"]}"'}}
+            state = {
+                "waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{container["image"]}"'}
+            }
     elif runtime.phase == "crashed":
         stamp = pod["metadata"]["creationTimestamp"]
         terminated = {"exitCode": 1, "reason": "Error", "startedAt": stamp, "finishedAt": stamp}
         if now - runtime.since < 0.3:
             state = {"terminated": terminated}
         else:
-            state = {"waiting": {"reason": "CrashLoopBackOff", "message": f"back-off 10s restarting failed "
-                                 f"container={container['name']} pod={pod['metadata']['name']}"
-                                 f"_{pod['metadata']['namespace']}({pod['metadata']['uid']})"}}
+            state = {
+                "waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": f"back-off 10s restarting failed "
+                    f"container={container['name']} pod={pod['metadata']['name']}"
+                    f"_{pod['metadata']['namespace']}({pod['metadata']['uid']})",
+                }
+            }
             last_state = {"terminated": terminated}
     else:
         state = {"running": {"startedAt": pod["metadata"]["creationTimestamp"]}}

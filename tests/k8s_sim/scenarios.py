@@ -15,6 +15,7 @@ class Scenario:
     replicas: int = 2
     progress_deadline: int = 600
     surge: int = 0  # 0: the new ReplicaSet scales to all replicas at once; n: n more than are available
+    recreate: bool = False  # old ReplicaSets scale to zero at once (strategy Recreate)
     pull_delay: float = 0.2  # pod created -> image pulled (or the pull fails)
     ready_delay: float = 0.3  # container started -> Ready
     never_ready: bool = False  # readiness probe never passes
@@ -36,7 +37,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("slow-success", replicas=3, surge=1, pull_delay=0.5, ready_delay=1.0),
         Scenario("stale-observed-generation", observe_delay=2.0),
         Scenario("old-replicas-pending-termination", terminate_delay=2.5),
-        Scenario("unavailable-replicas", ready_delay=3.0),
+        Scenario("unavailable-replicas", recreate=True, ready_delay=3.0),
         Scenario("progress-deadline-exceeded", never_ready=True, progress_deadline=3, expect_success=False),
         Scenario("image-pull-failure", progress_deadline=20, expect_success=False, pod_failure=True),
         Scenario("crash-loop", crash=True, progress_deadline=20, expect_success=False, pod_failure=True),

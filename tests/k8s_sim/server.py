@@ -41,6 +41,12 @@ class Recorded:
     query: dict[str, list[str]]
     content_type: str
     body: bytes
+    user_agent: str = ""
+
+    @property
+    def client(self) -> str:
+        """"kubectl" or "python" (the kubernetes client), from the User-Agent."""
+        return "kubectl" if self.user_agent.startswith("kubectl") else "python"
 
 
 @dataclass
@@ -50,6 +56,7 @@ class SimState:
     scenario: Scenario
     address: str = ""
     requests: list[Recorded] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)  # "gone:<client>" 410 events, "dropped:<client>" cuts
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -57,14 +64,25 @@ class SimState:
         with self.lock:
             self.requests.append(entry)
 
+    def count(self, name: str) -> None:
+        with self.lock:
+            self.counters[name] = self.counters.get(name, 0) + 1
+
     def recorded(self, method: str = "", path_part: str = "") -> list[Recorded]:
         with self.lock:
             return [r for r in self.requests if (not method or r.method == method) and path_part in r.path]
 
 
 def status_body(code: int, reason: str, message: str, details: Obj | None = None) -> Obj:
-    body: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-                 "reason": reason, "code": code}
+    body: Obj = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     if details:
         body["details"] = details
     return body
@@ -75,11 +93,27 @@ def resource_list(group_version: str) -> Obj:
     for plural, (gv, kind, namespaced, short) in RESOURCES.items():
         if gv != group_version:
             continue
-        resources.append({"name": plural, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
-                          "verbs": VERBS, "shortNames": short, "categories": ["all"] if plural != "events" else []})
+        resources.append(
+            {
+                "name": plural,
+                "singularName": kind.lower(),
+                "namespaced": namespaced,
+                "kind": kind,
+                "verbs": VERBS,
+                "shortNames": short,
+                "categories": ["all"] if plural != "events" else [],
+            }
+        )
         if plural in ("deployments", "replicasets"):
-            resources.append({"name": f"{plural}/status", "singularName": "", "namespaced": True, "kind": kind,
-                              "verbs": ["get", "patch", "update"]})
+            resources.append(
+                {
+                    "name": f"{plural}/status",
+                    "singularName": "",
+                    "namespaced": True,
+                    "kind": kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
 
 
@@ -114,11 +148,15 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         body = self._body() if method in ("PATCH", "PUT", "POST") else b""
-        self.sim.record(Recorded(method, url.path, query, self.headers.get("Content-Type", ""), body))
+        agent = self.headers.get("User-Agent", "")
+        self.sim.record(Recorded(method, url.path, query, self.headers.get("Content-Type", ""), body, agent))
         try:
             self._route(method, url.path.rstrip("/") or "/", query, body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _client(self) -> str:
+        return "kubectl" if self.headers.get("User-Agent", "").startswith("kubectl") else "python"
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -139,15 +177,38 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> None:
         parts = path.strip("/").split("/")
         if method == "GET" and path == "/version":
-            return self._send(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0-sim", "platform": "linux/amd64",
-                                    "goVersion": "go1.23", "compiler": "gc", "gitCommit": "sim", "buildDate": ""})
+            return self._send(
+                200,
+                {
+                    "major": "1",
+                    "minor": "32",
+                    "gitVersion": "v1.32.0-sim",
+                    "platform": "linux/amd64",
+                    "goVersion": "go1.23",
+                    "compiler": "gc",
+                    "gitCommit": "sim",
+                    "buildDate": "",
+                },
+            )
         if method == "GET" and path == "/api":
-            return self._send(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
-                {"clientCIDR": "0.0.0.0/0", "serverAddress": self.sim.address}]})
+            return self._send(
+                200,
+                {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.sim.address}],
+                },
+            )
         if method == "GET" and path == "/apis":
             version = {"groupVersion": "apps/v1", "version": "v1"}
-            return self._send(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-                {"name": "apps", "versions": [version], "preferredVersion": version}]})
+            return self._send(
+                200,
+                {
+                    "kind": "APIGroupList",
+                    "apiVersion": "v1",
+                    "groups": [{"name": "apps", "versions": [version], "preferredVersion": version}],
+                },
+            )
         if method == "GET" and path in ("/api/v1", "/apis/apps/v1"):
             return self._send(200, resource_list("v1" if path == "/api/v1" else "apps/v1"))
         if parts[:2] == ["api", "v1"]:
@@ -179,7 +240,7 @@ class Handler(BaseHTTPRequestHandler):
             if deleted is None:
                 return self._not_found(kind, name)
             return self._send(200, deleted)
-        return self._error(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+        return self._error(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
     def _not_found(self, kind: str, name: str) -> None:
         group = "apps" if RESOURCES[kind][0] == "apps/v1" else ""
@@ -207,8 +268,10 @@ class Handler(BaseHTTPRequestHandler):
         for item in items:
             item.pop("apiVersion", None)
             item.pop("kind", None)
-        self._send(200, {"kind": f"{kind_name}List", "apiVersion": gv, "metadata": {"resourceVersion": str(rv)},
-                         "items": items})
+        self._send(
+            200,
+            {"kind": f"{kind_name}List", "apiVersion": gv, "metadata": {"resourceVersion": str(rv)}, "items": items},
+        )
 
     def _patch(self, kind: str, namespace: str, name: str, body: bytes) -> None:
         content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
@@ -222,7 +285,9 @@ class Handler(BaseHTTPRequestHandler):
             "application/json-patch+json": json_patch,
         }.get(content_type)
         if apply is None:
-            return self._error(415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {content_type}")
+            return self._error(
+                415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {content_type}"
+            )
         failure: list[str] = []
 
         def mutate(obj: Obj) -> None:
@@ -235,6 +300,7 @@ class Handler(BaseHTTPRequestHandler):
                 if key in obj["metadata"]:
                     patched.setdefault("metadata", {})[key] = obj["metadata"][key]
             patched["status"] = obj.get("status", {})
+            patched["spec"] = _without_nulls(patched.get("spec", {}))  # a typed server drops them on decoding
             obj.clear()
             obj.update(patched)
 
@@ -258,6 +324,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         for line in self._watch_lines(kind, namespace, query, deadline, drop_at):
             if line is None:  # drop the connection without ending the chunked body
+                self.sim.count(f"dropped:{self._client()}")
                 self.close_connection = True
                 return
             data = line.encode() + b"\n"
@@ -288,6 +355,7 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 events = store.events_after(last, kind, namespace)
             except Gone as exc:
+                self.sim.count(f"gone:{self._client()}")
                 yield json.dumps({"type": "ERROR", "object": status_body(410, "Expired", str(exc))})
                 return
             for event in events:
@@ -296,6 +364,14 @@ class Handler(BaseHTTPRequestHandler):
                     yield json.dumps({"type": event.type, "object": _typed(kind, event.obj)})
             wait_until = min(deadline, drop_at or deadline)
             store.wait_for_change(last, max(0.0, min(0.5, wait_until - time.monotonic())))
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _flag(query: dict[str, list[str]], name: str) -> bool:
@@ -316,6 +392,9 @@ def _typed(kind: str, obj: Obj) -> Obj:
 class SimServer(ThreadingHTTPServer):
     daemon_threads = True
     sim: SimState
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients drop keep-alive connections at will (kubectl on exit): not worth a traceback."""
 
 
 @dataclass
@@ -351,8 +430,16 @@ class KubeSim:
     def start(self) -> KubeSim:
         store = Store(keep_history=not self.scenario.compact_history)
         for namespace in self.namespaces:
-            store.create("namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace},
-                                        "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
+            store.create(
+                "namespaces",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": namespace},
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                },
+            )
         cluster = Cluster(store=store, scenario=self.scenario, registry=self.registry)
         self.state = SimState(store=store, cluster=cluster, scenario=self.scenario)
         self._server = SimServer(("127.0.0.1", 0), Handler)
@@ -384,8 +471,9 @@ class KubeSim:
             "kind": "Config",
             "clusters": [{"name": "sim-cluster", "cluster": {"server": self.url}}],
             "users": [{"name": "sim-user", "user": {"token": "sim-token"}}],
-            "contexts": [{"name": context, "context": {"cluster": "sim-cluster", "user": "sim-user",
-                                                       "namespace": namespace}}],
+            "contexts": [
+                {"name": context, "context": {"cluster": "sim-cluster", "user": "sim-user", "namespace": namespace}}
+            ],
             "current-context": context,
             "preferences": {},
         }

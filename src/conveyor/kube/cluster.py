@@ -1,0 +1,413 @@
+"""A thin typed wrapper over the `kubernetes` client: where the configuration comes from, and every API
+call Conveyor makes, each with a client-side timeout, answering the API's JSON as plain dicts.
+
+`kubernetes` is imported inside functions only: importing this module (as `inv --list` does) is cheap.
+Every failure of the cluster or of the configuration becomes one ClusterError line."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from conveyor.kube.errors import ClusterError, DeploymentNotFound
+
+Obj = dict[str, Any]
+T = TypeVar("T")
+
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+IN_CLUSTER = "in-cluster"
+FIELD_MANAGER = "conveyor"  # kubectl set image sends fieldManager=kubectl-set; managedFields then name Conveyor
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Client-side timeouts in seconds: to connect, and to wait for data on any request (watches add theirs)."""
+
+    connect: float = 5.0
+    read: float = 30.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which cluster, context and namespace Conveyor talks to, and where that was configured."""
+
+    context: str
+    namespace: str
+    server: str
+    source: str
+
+    def describe(self) -> str:
+        return f"context {self.context or '(none)'}, namespace {self.namespace} ({self.server}, from {self.source})"
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: str  # ADDED | MODIFIED | DELETED | BOOKMARK | ERROR
+    object: Obj
+
+
+class WatchInterrupted(Exception):
+    """The watch connection dropped or went silent: resume from the last resourceVersion."""
+
+
+class WatchExpired(Exception):
+    """410 Gone: the resourceVersion is too old: list again, then watch from the list's resourceVersion."""
+
+
+# -- configuration ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ConfigSource:
+    """The first configuration that applies: an explicit path, KUBECONFIG, ~/.kube/config, or in-cluster."""
+
+    kubeconfig: str = ""  # empty: in-cluster
+    origin: str = ""
+
+
+def choose_config(
+    kubeconfig: str | None, env_kubeconfig: str | None, home: Path | None, environ: Mapping[str, str]
+) -> ConfigSource:
+    """Pure precedence: `--kubeconfig`, then KUBECONFIG (as the caller read it), then ~/.kube/config, then
+    in-cluster (when the service-account environment is present)."""
+    if kubeconfig:
+        return ConfigSource(kubeconfig, "--kubeconfig")
+    if env_kubeconfig:
+        return ConfigSource(env_kubeconfig, "KUBECONFIG")
+    if home is not None and (home / ".kube" / "config").is_file():
+        return ConfigSource(str(home / ".kube" / "config"), "~/.kube/config")
+    if environ.get("KUBERNETES_SERVICE_HOST"):
+        return ConfigSource("", IN_CLUSTER)
+    raise ClusterError(
+        "no Kubernetes configuration found",
+        "pass --kubeconfig, set KUBECONFIG, create ~/.kube/config, or run inside a cluster",
+    )
+
+
+def _module(name: str) -> Any:
+    """Import a module of the `kubernetes` client when it is needed (and as Any: it is untyped)."""
+    return importlib.import_module(name)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _load_kubeconfig(source: ConfigSource, context: str | None) -> tuple[Any, str, str]:
+    """(client configuration, context name, context namespace) from a kubeconfig file (list)."""
+    paths = [p for p in source.kubeconfig.split(os.pathsep) if p]
+    if not any(Path(p).expanduser().is_file() for p in paths):
+        raise ClusterError(
+            f"the kubeconfig {source.kubeconfig} ({source.origin}) does not exist",
+            "pass the path of an existing kubeconfig file",
+        )
+    client, config = _module("kubernetes.client"), _module("kubernetes.config")
+    configuration = client.Configuration()
+    try:
+        config.load_kube_config(
+            config_file=source.kubeconfig, context=context, client_configuration=configuration, persist_config=False
+        )
+        contexts, active = config.list_kube_config_contexts(config_file=source.kubeconfig)
+    except Exception as exc:  # the loader raises ConfigException, yaml errors, OSError, TypeError...
+        raise ClusterError(
+            f"cannot load the kubeconfig {source.kubeconfig} ({source.origin}): {_one_line(exc)}",
+            "check the file, its current-context and its cluster entry",
+        ) from None
+    chosen = next((c for c in contexts or [] if c.get("name") == context), None) if context else active
+    chosen = chosen or {}
+    namespace = str((chosen.get("context") or {}).get("namespace") or "")
+    return configuration, str(chosen.get("name") or ""), namespace
+
+
+def _load_in_cluster(environ: Mapping[str, str]) -> tuple[Any, str, str]:
+    configuration = _module("kubernetes.client").Configuration()
+    try:
+        _module("kubernetes.config.incluster_config").InClusterConfigLoader(
+            token_filename=str(SERVICE_ACCOUNT_DIR / "token"),
+            cert_filename=str(SERVICE_ACCOUNT_DIR / "ca.crt"),
+            environ=environ,
+        ).load_and_set(configuration)
+    except Exception as exc:
+        raise ClusterError(f"cannot load the in-cluster configuration: {_one_line(exc)}", "pass --kubeconfig") from None
+    namespace_file = SERVICE_ACCOUNT_DIR / "namespace"
+    namespace = namespace_file.read_text().strip() if namespace_file.is_file() else ""
+    return configuration, IN_CLUSTER, namespace
+
+
+def load_cluster(
+    kubeconfig: str | None = None,
+    env_kubeconfig: str | None = None,
+    namespace: str | None = None,
+    context: str | None = None,
+    home: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    timeouts: Timeouts = Timeouts(),
+    verify: bool = True,
+) -> Cluster:
+    """Connect to the cluster the configuration names.
+
+    Precedence: `kubeconfig` (--kubeconfig), then `env_kubeconfig` (KUBECONFIG as the settings read it; a
+    list separated by os.pathsep is merged as kubectl does), then `home`/.kube/config, then in-cluster when
+    `environ` carries KUBERNETES_SERVICE_HOST/PORT. The context is `context`, else the current one. The
+    namespace is `namespace` (KUBE_NAMESPACE), else the context's, else "default" (in-cluster: the service
+    account's). With `verify`, the API server is asked for /version and the namespace must exist, so that
+    an unreachable cluster or a wrong namespace fails before anything is changed. Raises ClusterError."""
+    source = choose_config(kubeconfig, env_kubeconfig, home, environ or {})
+    if source.origin == IN_CLUSTER:
+        configuration, context_name, context_namespace = _load_in_cluster(environ or {})
+    else:
+        configuration, context_name, context_namespace = _load_kubeconfig(source, context)
+    configuration.retries = 1
+    target = Target(
+        context=context_name,
+        namespace=namespace or context_namespace or "default",
+        server=str(configuration.host),
+        source=f"{source.origin} {source.kubeconfig}".strip() if source.kubeconfig else source.origin,
+    )
+    cluster = Cluster(_module("kubernetes.client").ApiClient(configuration), target, timeouts)
+    if verify:
+        cluster.verify()
+    return cluster
+
+
+# -- the API calls -----------------------------------------------------------------------------------------
+@dataclass
+class Cluster:
+    """One namespace of one cluster. Methods answer the API's JSON (dicts) and raise ClusterError."""
+
+    api_client: Any
+    target: Target
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    @property
+    def namespace(self) -> str:
+        return self.target.namespace
+
+    def close(self) -> None:
+        """Release the client's connection pool."""
+        self.api_client.close()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _timeout(self, read: float | None = None) -> tuple[float, float]:
+        return (self.timeouts.connect, read if read is not None else self.timeouts.read)
+
+    def _apps(self) -> Any:
+        from kubernetes import client
+
+        return client.AppsV1Api(self.api_client)
+
+    def _core(self) -> Any:
+        from kubernetes import client
+
+        return client.CoreV1Api(self.api_client)
+
+    def _call(self, what: str, call: Callable[[], Any], not_found: Callable[[], ClusterError] | None = None) -> Obj:
+        """The one place API errors become ClusterErrors; answers the decoded JSON body."""
+        response = self._request(what, call, not_found)
+        try:
+            data = json.loads(response.data)
+        except ValueError:
+            raise ClusterError(f"{what}: the API server answered something that is not JSON") from None
+        return data if isinstance(data, dict) else {}
+
+    def _request(self, what: str, call: Callable[[], T], not_found: Callable[[], ClusterError] | None = None) -> T:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return call()
+        except ApiException as exc:
+            if exc.status == 404 and not_found is not None:
+                raise not_found() from None
+            raise ClusterError(f"{what}: {_api_message(exc)}", _hint(exc.status)) from None
+        except HTTPError as exc:
+            raise ClusterError(
+                f"{what}: cannot reach the Kubernetes API at {self.target.server} ({_network_reason(exc)})",
+                f"check that the cluster is up and that {self.target.source} points at it",
+            ) from None
+
+    def verify(self) -> None:
+        from kubernetes import client
+
+        self._call(
+            "contacting the cluster",
+            lambda: client.VersionApi(self.api_client).get_code(
+                _preload_content=False, _request_timeout=self._timeout()
+            ),
+        )
+        self._check_namespace()
+
+    def _check_namespace(self) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self._core().read_namespace(self.namespace, _preload_content=False, _request_timeout=self._timeout())
+        except ApiException as exc:
+            if exc.status == 404:
+                raise ClusterError(
+                    f'namespace "{self.namespace}" not found in context {self.target.context or "(none)"}',
+                    "set KUBE_NAMESPACE (or the context's namespace) to an existing namespace",
+                ) from None
+            if exc.status != 403:  # may not read namespaces (GitLab agent roles): the first real call will tell
+                raise ClusterError(
+                    f"checking namespace {self.namespace}: {_api_message(exc)}", _hint(exc.status)
+                ) from None
+
+    # Deployments ------------------------------------------------------------------------------------------
+    def _missing(self, name: str) -> Callable[[], ClusterError]:
+        return lambda: DeploymentNotFound(
+            f'deployment "{name}" not found in namespace "{self.namespace}"',
+            "check the deployment name and the namespace (KUBE_NAMESPACE)",
+        )
+
+    def get_deployment(self, name: str) -> Obj:
+        return self._call(
+            f"reading deployment {name}",
+            lambda: self._apps().read_namespaced_deployment(
+                name, self.namespace, _preload_content=False, _request_timeout=self._timeout()
+            ),
+            self._missing(name),
+        )
+
+    def list_deployment(self, name: str) -> tuple[Obj, str]:
+        """The Deployment and the list's resourceVersion (where a watch must start); DeploymentNotFound."""
+        listed = self._call(
+            f"listing deployment {name}",
+            lambda: self._apps().list_namespaced_deployment(
+                self.namespace,
+                field_selector=f"metadata.name={name}",
+                _preload_content=False,
+                _request_timeout=self._timeout(),
+            ),
+        )
+        items = listed.get("items") or []
+        if not items:
+            raise self._missing(name)()
+        return items[0], str((listed.get("metadata") or {}).get("resourceVersion", ""))
+
+    def patch_deployment(self, name: str, body: Any, content_type: str) -> Obj:
+        return self._call(
+            f"patching deployment {name}",
+            lambda: self._apps().patch_namespaced_deployment(
+                name,
+                self.namespace,
+                body,
+                field_manager=FIELD_MANAGER,
+                _content_type=content_type,
+                _preload_content=False,
+                _request_timeout=self._timeout(),
+            ),
+            self._missing(name),
+        )
+
+    def watch_deployment(self, name: str, resource_version: str, seconds: int) -> Iterator[WatchEvent]:
+        """Watch one Deployment from `resource_version` for at most `seconds` (server-side timeoutSeconds,
+        plus a client-side read timeout a little longer). Raises WatchInterrupted when the connection drops
+        and WatchExpired on 410 Gone; other ERROR events become ClusterError."""
+        from urllib3.exceptions import HTTPError
+
+        response = self._request(
+            f"watching deployment {name}",
+            lambda: self._apps().list_namespaced_deployment(
+                self.namespace,
+                field_selector=f"metadata.name={name}",
+                resource_version=resource_version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=seconds,
+                watch=True,
+                _preload_content=False,
+                _request_timeout=self._timeout(seconds + 5.0),
+            ),
+        )
+        try:
+            for line in _lines(response):
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    if status.get("code") == 410:
+                        raise WatchExpired(str(status.get("message", "")))
+                    raise ClusterError(f"watching deployment {name}: {status.get('message', status)}")
+                yield WatchEvent(str(event.get("type")), event.get("object") or {})
+        except (HTTPError, OSError, ValueError) as exc:
+            raise WatchInterrupted(_one_line(exc)) from None
+        finally:
+            response.release_conn()
+
+    def replicasets(self, deployment: Obj) -> list[Obj]:
+        labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        listed = self._call(
+            "listing replicasets",
+            lambda: self._apps().list_namespaced_replica_set(
+                self.namespace, label_selector=selector, _preload_content=False, _request_timeout=self._timeout()
+            ),
+        )
+        return list(listed.get("items") or [])
+
+    def pods(self, selector: str) -> list[Obj]:
+        listed = self._call(
+            "listing pods",
+            lambda: self._core().list_namespaced_pod(
+                self.namespace, label_selector=selector, _preload_content=False, _request_timeout=self._timeout()
+            ),
+        )
+        return list(listed.get("items") or [])
+
+    def pod_events(self, pod: str) -> list[Obj]:
+        listed = self._call(
+            "listing events",
+            lambda: self._core().list_namespaced_event(
+                self.namespace,
+                field_selector=f"involvedObject.kind=Pod,involvedObject.name={pod}",
+                _preload_content=False,
+                _request_timeout=self._timeout(),
+            ),
+        )
+        return list(listed.get("items") or [])
+
+
+def _lines(response: Any) -> Iterator[bytes]:
+    """The JSON lines of a watch response, as they arrive."""
+    buffer = b""
+    for chunk in response.stream(None, decode_content=True):
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if line.strip():
+                yield line
+    if buffer.strip():
+        yield buffer
+
+
+def _network_reason(exc: BaseException) -> str:
+    """The root of a urllib3 error in a few words: "[Errno 111] Connection refused", "read timed out"..."""
+    reason = getattr(exc, "reason", None) or exc
+    text = _one_line(reason)
+    if "[Errno" in text:
+        return text[text.index("[Errno") :].rstrip(")\"'")
+    if "timed out" in text.lower():
+        return "timed out"
+    return text
+
+
+def _api_message(exc: Any) -> str:
+    try:
+        body = json.loads(exc.body or "{}")
+    except ValueError:
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    return " ".join(str(message or f"HTTP {exc.status} {exc.reason}").split())
+
+
+def _hint(status: int | None) -> str:
+    if status in (401, 403):
+        return "the cluster refused Conveyor's credentials or role: check the kubeconfig's user and its RBAC rights"
+    return "see the message from the API server"
