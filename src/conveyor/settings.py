@@ -96,6 +96,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("reports_dir", "CONVEYOR_REPORTS_DIR", "reports", "Where JUnit reports are written."),
     Setting("kube_namespace", "KUBE_NAMESPACE", "", "Kubernetes namespace (default: the kubeconfig context's)."),
     Setting("kubeconfig", "KUBECONFIG", "", "Kubeconfig file (GitLab's agent sets it; default ~/.kube/config)."),
+    Setting("kubernetes_service_host", "KUBERNETES_SERVICE_HOST", "", "Set inside a pod: the in-cluster API server."),
+    Setting("kubernetes_service_port", "KUBERNETES_SERVICE_PORT", "", "Set inside a pod: the in-cluster API port."),
     Setting("environment_name", "CI_ENVIRONMENT_NAME", "production", "GitLab environment the deploy job targets."),
     Setting(
         "rollback",
@@ -199,6 +201,8 @@ class Settings:
     docker_config: str
     kube_namespace: str
     kubeconfig: str
+    kubernetes_service_host: str
+    kubernetes_service_port: str
     environment_name: str
     rollback: str
     rollout_timeout: str

@@ -108,6 +108,7 @@ class Cluster:
     registry: str | None = None  # host:port of the test registry the kubelet pulls from
     tick: float = 0.05
     ready_gate: threading.Event = field(default_factory=_open_gate)  # cleared: no pod becomes Ready
+    crash_images: set[str] = field(default_factory=set)  # a bad release: containers of these images crash
     pods: dict[str, PodRuntime] = field(default_factory=dict)
     deployments: dict[str, DeploymentRuntime] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -468,6 +469,7 @@ class Cluster:
             return
         now = time.monotonic()
         container = pod["spec"]["containers"][0]
+        crash = self.scenario.crash or container["image"] in self.crash_images
         if self.scenario.unschedulable and runtime.phase != "ready":
             self._set_pod_status(pod, _unschedulable_status())
             return
@@ -485,7 +487,7 @@ class Cluster:
                     pod, "Normal", "Pulled", f'Container image "{container["image"]}" already present on machine'
                 )
                 runtime.phase, runtime.since = "running", now
-        elif runtime.phase == "running" and self.scenario.crash and now - runtime.since >= 0.3:
+        elif runtime.phase == "running" and crash and now - runtime.since >= 0.3:
             runtime.phase, runtime.since, runtime.restarts = "crashed", now, runtime.restarts + 1
             self._event(
                 pod,
@@ -498,7 +500,7 @@ class Cluster:
             runtime.phase, runtime.since = "running", now
         elif (
             runtime.phase == "running"
-            and not self.scenario.crash
+            and not crash
             and not self.scenario.never_ready
             and now - runtime.since >= self.scenario.ready_delay
             and self.ready_gate.is_set()

@@ -1,4 +1,4 @@
-"""Real components for the integration tests: the Docker engine and compose v2 that .ci/run starts, a
+"""Real components for the integration and end-to-end tests: the Docker engine and compose v2 that .ci/run starts, a
 registry process of the tests' own, the example's base image in it, and a copy of the example project
 (with its own git repository) per test or module, driven with the real `inv`."""
 

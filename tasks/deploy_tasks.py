@@ -1,0 +1,45 @@
+"""inv deploy, deploy.status"""
+
+from __future__ import annotations
+
+from invoke import Collection, Context, task
+
+from tasks.wiring import one_line_errors, toolbox
+
+KUBECONFIG_HELP = "Kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then in-cluster)."
+TIMEOUT_HELP = "Seconds to wait for each rollout (default: CONVEYOR_ROLLOUT_TIMEOUT, 600)."
+
+
+@task(
+    default=True,
+    help={
+        "kubeconfig": KUBECONFIG_HELP,
+        "timeout": TIMEOUT_HELP,
+        "rollback": "yes or no: roll back a failed rollout (default: CONVEYOR_ROLLBACK, on in GitLab CI).",
+        "dry_run": "Check everything and print the plan; change nothing.",
+    },
+)
+@one_line_errors
+def apply(ctx: Context, kubeconfig: str = "", timeout: float = 0.0, rollback: str = "", dry_run: bool = False) -> None:
+    """Set the new prod image on each Deployment, wait for the rollout, then promote `prod`."""
+    from conveyor.deploy_stage import deploy, parse_yes_no
+
+    deploy(toolbox(ctx), kubeconfig, timeout or None, parse_yes_no("--rollback", rollback), dry_run)
+
+
+@task(
+    help={
+        "deployment": "Deployment to wait for (default: every deploy target).",
+        "timeout": TIMEOUT_HELP,
+        "kubeconfig": KUBECONFIG_HELP,
+    }
+)
+@one_line_errors
+def status(ctx: Context, deployment: str = "", timeout: float = 0.0, kubeconfig: str = "") -> None:
+    """Wait for a rollout exactly as `kubectl rollout status` decides; fail fast on pods that cannot start."""
+    from conveyor.deploy_stage import status as wait
+
+    wait(toolbox(ctx), deployment, timeout or None, kubeconfig)
+
+
+collection = Collection("deploy", apply, status)

@@ -1,0 +1,44 @@
+"""The simulated cluster for end-to-end runs: its kubelet pulls from the example's real registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.k8s_sim import SCENARIOS, KubeSim
+from tests.support.example import Example
+
+NAMESPACE = "conveyor"
+
+
+@dataclass
+class Cluster:
+    sim: KubeSim
+    kubeconfig: Path
+
+    def deployment(self, name: str = "web") -> dict:  # type: ignore[type-arg]
+        return self.sim.cluster.store.get("deployments", NAMESPACE, name)  # type: ignore[no-any-return]
+
+    def image(self, name: str = "web") -> str:
+        return str(self.deployment(name)["spec"]["template"]["spec"]["containers"][0]["image"])
+
+    def generation(self, name: str = "web") -> int:
+        return int(self.deployment(name)["metadata"]["generation"])
+
+    def env(self) -> dict[str, str]:
+        return {"KUBECONFIG": str(self.kubeconfig), "KUBE_NAMESPACE": NAMESPACE}
+
+
+@pytest.fixture
+def cluster(example: Example, tmp_path: Path) -> Iterator[Cluster]:
+    """A cluster whose Deployment web (container web) runs the base image, healthy."""
+    sim = KubeSim(SCENARIOS["success"], registry=example.registry.address).start()
+    try:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kube" / "config", namespace=NAMESPACE)
+        sim.cluster.seed_deployment(NAMESPACE, "web", example.base_image, container="web")
+        yield Cluster(sim, kubeconfig)
+    finally:
+        sim.stop()
