@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 IN_CLUSTER = "in-cluster"
+DEPLOYMENTS = "/apis/apps/v1/namespaces/{namespace}/deployments"
+DEPLOYMENT = DEPLOYMENTS + "/{name}"
 FIELD_MANAGER = "conveyor"  # kubectl set image sends fieldManager=kubectl-set; managedFields then name Conveyor
 
 
@@ -199,15 +201,40 @@ class Cluster:
     def _timeout(self, read: float | None = None) -> tuple[float, float]:
         return (self.timeouts.connect, read if read is not None else self.timeouts.read)
 
-    def _apps(self) -> Any:
-        from kubernetes import client
+    def _send(
+        self,
+        method: str,
+        path: str,
+        path_params: Mapping[str, str],
+        query: Sequence[tuple[str, str]] = (),
+        body: Any = None,
+        content_type: str = "",
+        read_timeout: float | None = None,
+    ) -> Any:
+        """One API request through the `kubernetes` client's ApiClient (its configuration, authentication,
+        TLS and connection pool) without its generated API classes, whose import costs ~0.8 s; answers the
+        urllib3 response, unread (watches stream it). A status outside 2xx raises ApiException."""
+        from kubernetes.client.exceptions import ApiException
 
-        return client.AppsV1Api(self.api_client)
-
-    def _core(self) -> Any:
-        from kubernetes import client
-
-        return client.CoreV1Api(self.api_client)
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        method, url, headers, body, post = self.api_client.param_serialize(
+            method=method,
+            resource_path=path,
+            path_params=dict(path_params),
+            query_params=list(query),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self.api_client.call_api(
+            method, url, headers, body, post, _request_timeout=self._timeout(read_timeout)
+        )
+        if not 200 <= response.status < 300:
+            response.read()
+            raise ApiException(http_resp=response)
+        return response.response
 
     def _call(self, what: str, call: Callable[[], Any], not_found: Callable[[], ClusterError] | None = None) -> Obj:
         """The one place API errors become ClusterErrors; answers the decoded JSON body."""
@@ -235,21 +262,14 @@ class Cluster:
             ) from None
 
     def verify(self) -> None:
-        from kubernetes import client
-
-        self._call(
-            "contacting the cluster",
-            lambda: client.VersionApi(self.api_client).get_code(
-                _preload_content=False, _request_timeout=self._timeout()
-            ),
-        )
+        self._call("contacting the cluster", lambda: self._send("GET", "/version/", {}))
         self._check_namespace()
 
     def _check_namespace(self) -> None:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            self._core().read_namespace(self.namespace, _preload_content=False, _request_timeout=self._timeout())
+            self._send("GET", "/api/v1/namespaces/{namespace}", {"namespace": self.namespace})
         except ApiException as exc:
             if exc.status == 404:
                 raise ClusterError(
@@ -271,9 +291,7 @@ class Cluster:
     def get_deployment(self, name: str) -> Obj:
         return self._call(
             f"reading deployment {name}",
-            lambda: self._apps().read_namespaced_deployment(
-                name, self.namespace, _preload_content=False, _request_timeout=self._timeout()
-            ),
+            lambda: self._send("GET", DEPLOYMENT, {"namespace": self.namespace, "name": name}),
             self._missing(name),
         )
 
@@ -281,11 +299,8 @@ class Cluster:
         """The Deployment and the list's resourceVersion (where a watch must start); DeploymentNotFound."""
         listed = self._call(
             f"listing deployment {name}",
-            lambda: self._apps().list_namespaced_deployment(
-                self.namespace,
-                field_selector=f"metadata.name={name}",
-                _preload_content=False,
-                _request_timeout=self._timeout(),
+            lambda: self._send(
+                "GET", DEPLOYMENTS, {"namespace": self.namespace}, [("fieldSelector", f"metadata.name={name}")]
             ),
         )
         items = listed.get("items") or []
@@ -296,14 +311,13 @@ class Cluster:
     def patch_deployment(self, name: str, body: Any, content_type: str) -> Obj:
         return self._call(
             f"patching deployment {name}",
-            lambda: self._apps().patch_namespaced_deployment(
-                name,
-                self.namespace,
-                body,
-                field_manager=FIELD_MANAGER,
-                _content_type=content_type,
-                _preload_content=False,
-                _request_timeout=self._timeout(),
+            lambda: self._send(
+                "PATCH",
+                DEPLOYMENT,
+                {"namespace": self.namespace, "name": name},
+                [("fieldManager", FIELD_MANAGER)],
+                body=body,
+                content_type=content_type,
             ),
             self._missing(name),
         )
@@ -316,15 +330,18 @@ class Cluster:
 
         response = self._request(
             f"watching deployment {name}",
-            lambda: self._apps().list_namespaced_deployment(
-                self.namespace,
-                field_selector=f"metadata.name={name}",
-                resource_version=resource_version,
-                allow_watch_bookmarks=True,
-                timeout_seconds=seconds,
-                watch=True,
-                _preload_content=False,
-                _request_timeout=self._timeout(seconds + 5.0),
+            lambda: self._send(
+                "GET",
+                DEPLOYMENTS,
+                {"namespace": self.namespace},
+                [
+                    ("fieldSelector", f"metadata.name={name}"),
+                    ("resourceVersion", resource_version),
+                    ("allowWatchBookmarks", "true"),
+                    ("timeoutSeconds", str(seconds)),
+                    ("watch", "true"),
+                ],
+                read_timeout=seconds + 5.0,
             ),
         )
         try:
@@ -346,8 +363,11 @@ class Cluster:
         selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
         listed = self._call(
             "listing replicasets",
-            lambda: self._apps().list_namespaced_replica_set(
-                self.namespace, label_selector=selector, _preload_content=False, _request_timeout=self._timeout()
+            lambda: self._send(
+                "GET",
+                "/apis/apps/v1/namespaces/{namespace}/replicasets",
+                {"namespace": self.namespace},
+                [("labelSelector", selector)],
             ),
         )
         return list(listed.get("items") or [])
@@ -355,8 +375,11 @@ class Cluster:
     def pods(self, selector: str) -> list[Obj]:
         listed = self._call(
             "listing pods",
-            lambda: self._core().list_namespaced_pod(
-                self.namespace, label_selector=selector, _preload_content=False, _request_timeout=self._timeout()
+            lambda: self._send(
+                "GET",
+                "/api/v1/namespaces/{namespace}/pods",
+                {"namespace": self.namespace},
+                [("labelSelector", selector)],
             ),
         )
         return list(listed.get("items") or [])
@@ -364,11 +387,11 @@ class Cluster:
     def pod_events(self, pod: str) -> list[Obj]:
         listed = self._call(
             "listing events",
-            lambda: self._core().list_namespaced_event(
-                self.namespace,
-                field_selector=f"involvedObject.kind=Pod,involvedObject.name={pod}",
-                _preload_content=False,
-                _request_timeout=self._timeout(),
+            lambda: self._send(
+                "GET",
+                "/api/v1/namespaces/{namespace}/events",
+                {"namespace": self.namespace},
+                [("fieldSelector", f"involvedObject.kind=Pod,involvedObject.name={pod}")],
             ),
         )
         return list(listed.get("items") or [])
