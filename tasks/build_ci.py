@@ -7,10 +7,10 @@ from invoke import Context, task
 from tasks.wiring import one_line_errors, toolbox
 
 
-@task
+@task(help={"dry_run": "Check everything, look up the cache, print the build command and pushes; change nothing."})
 @one_line_errors
-def build_ci(ctx: Context) -> None:
+def build_ci(ctx: Context, dry_run: bool = False) -> None:
     """Build the CI image with the branch image as cache, tag it with the commit and branch slug, push both."""
     from conveyor.imagebuild import build_ci as run
 
-    run(toolbox(ctx))
+    run(toolbox(ctx), dry_run)

@@ -7,10 +7,10 @@ from invoke import Context, task
 from tasks.wiring import one_line_errors, toolbox
 
 
-@task
+@task(help={"dry_run": "Check everything, look up the caches, print the build command and pushes; change nothing."})
 @one_line_errors
-def build_prod(ctx: Context) -> None:
+def build_prod(ctx: Context, dry_run: bool = False) -> None:
     """On deployable branches: build each prod image with cache from `prod`, tag it `prod-<sha>`, push."""
     from conveyor.imagebuild import build_prod as run
 
-    run(toolbox(ctx))
+    run(toolbox(ctx), dry_run)

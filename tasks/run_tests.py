@@ -7,10 +7,15 @@ from invoke import Context, task
 from tasks.wiring import one_line_errors, toolbox
 
 
-@task(help={"job": "Run only this test job (as a GitLab job does); default: every job, in parallel."})
+@task(
+    help={
+        "job": "Run only this test job (as a GitLab job does); default: every job, in parallel.",
+        "dry_run": "Check everything and print the pull and run commands; run nothing.",
+    }
+)
 @one_line_errors
-def test(ctx: Context, job: str = "") -> None:
+def test(ctx: Context, job: str = "", dry_run: bool = False) -> None:
     """Run the configured test jobs in the CI image (all in parallel, or one with --job)."""
     from conveyor.testjobs import run_tests, verdict
 
-    verdict(run_tests(toolbox(ctx), [job] if job else []))
+    verdict(run_tests(toolbox(ctx), [job] if job else [], dry_run))

@@ -41,16 +41,17 @@ class BuildResult:
     cache_digest: str | None
 
 
-def build_ci(tools: Toolbox) -> BuildResult:
-    """Build, tag (commit and branch), push and verify the CI image."""
+def build_ci(tools: Toolbox, dry_run: bool = False) -> BuildResult | None:
+    """Build, tag (commit and branch), push and verify the CI image (or, dry, print the plan)."""
     images = tools.settings.images
     target = BuildTarget(
         service=tools.settings.ci_service, image=images.ci_commit, cache=images.ci_branch, also=(images.ci_branch,)
     )
-    return build_and_push(tools, tools.ci_project(), [target])[0]
+    results = build_and_push(tools, tools.ci_project(), [target], dry_run)
+    return results[0] if results else None
 
 
-def build_prod(tools: Toolbox) -> list[BuildResult]:
+def build_prod(tools: Toolbox, dry_run: bool = False) -> list[BuildResult]:
     """On deployable branches, build, push and verify every prod image as `prod-<sha>`."""
     settings = tools.settings
     if not settings.deployable:
@@ -65,18 +66,31 @@ def build_prod(tools: Toolbox) -> list[BuildResult]:
     if not targets:
         tools.console.line("build-prod: no prod images configured (conveyor.prod_images in invoke.yaml)")
         return []
-    return build_and_push(tools, tools.prod_project(), targets)
+    return build_and_push(tools, tools.prod_project(), targets, dry_run)
 
 
-def build_and_push(tools: Toolbox, project: ComposeProject, targets: Sequence[BuildTarget]) -> list[BuildResult]:
+def build_and_push(
+    tools: Toolbox, project: ComposeProject, targets: Sequence[BuildTarget], dry_run: bool = False
+) -> list[BuildResult]:
+    """Check, look up the caches, build, push and verify; with `dry_run`, stop after the look-ups and print
+    the exact commands and pushes that would follow."""
     console = tools.console
     tools.check_compose(project, [t.service for t in targets])
     engine = tools.engine()
-    tools.login()
     with console.section("cache", "Cache sources"):
         cache_digests = {t.service: cache_lookup(tools, engine, t) for t in targets}
+    build = project.build([t.service for t in targets])
+    if dry_run:
+        console.line(f"dry run: would run: {build.display()}")
+        for target in targets:
+            for tag in target.also:
+                console.line(f"dry run: would tag {target.image} as {tag}")
+            for tag in target.tags:
+                console.line(f"dry run: would push {tag} and check its digest in the registry")
+        return []
+    tools.login()
     with console.section("build", "Build " + ", ".join(str(t.image) for t in targets)):
-        built = compose.run(project.build([t.service for t in targets]), console.prefixed("  "))
+        built = compose.run(build, console.prefixed("  "))
         if not built.ok:
             raise ToolError(
                 f"the build failed (compose exit code {built.returncode}): {built.last_line()}",

@@ -5,6 +5,7 @@ captured for parsing."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ class Command:
 
     def display(self) -> str:
         """The command line for messages (the environment and stdin are never shown)."""
-        return " ".join(self.argv)
+        return shlex.join(self.argv)
 
 
 @dataclass(frozen=True)

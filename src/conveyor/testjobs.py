@@ -15,6 +15,7 @@ from xml.etree import ElementTree
 from conveyor import compose
 from conveyor.compose import ComposeProject
 from conveyor.errors import ConfigError, JobFailed, RegistryError, ToolError
+from conveyor.process import Command
 from conveyor.settings import JobSpec
 from conveyor.toolbox import Toolbox
 
@@ -59,7 +60,7 @@ def needed_services(jobs: Sequence[JobSpec]) -> list[str]:
     return list(seen)
 
 
-def run_tests(tools: Toolbox, names: Sequence[str] = ()) -> tuple[JobResult, ...]:
+def run_tests(tools: Toolbox, names: Sequence[str] = (), dry_run: bool = False) -> tuple[JobResult, ...]:
     """Run the named jobs (default: all) in parallel, report each, and return their results (`verdict` turns
     failures into JobFailed)."""
     jobs = select_jobs(tools, names)
@@ -69,6 +70,11 @@ def run_tests(tools: Toolbox, names: Sequence[str] = ()) -> tuple[JobResult, ...
     ci_image = tools.settings.images.ci_commit
     if tools.engine().registry_digest(ci_image) is None:
         raise RegistryError(f"the CI image {ci_image} is not in the registry", "run inv build-ci for this commit first")
+    if dry_run:
+        tools.console.line(f"dry run: would run: {project.pull(services).display()}")
+        for job in jobs:
+            tools.console.line(f"dry run: would run: {job_command(project, job).display()}")
+        return ()
     tools.login()
     with tools.console.section("pull", f"Pull {', '.join(services)}"):
         pulled = compose.run(project.pull(services), tools.console.prefixed("  "))
@@ -83,14 +89,23 @@ def run_tests(tools: Toolbox, names: Sequence[str] = ()) -> tuple[JobResult, ...
 
 def run_job(tools: Toolbox, project: ComposeProject, job: JobSpec, prefix: bool) -> JobResult:
     """Run one job in its own compose project and take that project down afterwards."""
-    own = project.with_name(f"{project.name}-{job.name}")
+    own = job_project(project, job)
     sink = tools.console.prefixed(f"[{job.name}] " if prefix else "")
     started = time.monotonic()
     try:
-        ran = compose.run(own.run(job.service, ["sh", "-c", job.command], no_deps=job.no_deps), sink)
+        ran = compose.run(job_command(project, job), sink)
     finally:
         compose.run(own.down())
     return JobResult(job=job, returncode=ran.returncode, seconds=time.monotonic() - started, lines=ran.lines)
+
+
+def job_project(project: ComposeProject, job: JobSpec) -> ComposeProject:
+    """Each job runs in a compose project of its own, so parallel jobs never share service containers."""
+    return project.with_name(f"{project.name}-{job.name}")
+
+
+def job_command(project: ComposeProject, job: JobSpec) -> Command:
+    return job_project(project, job).run(job.service, ["sh", "-c", job.command], no_deps=job.no_deps)
 
 
 def report(tools: Toolbox, results: Sequence[JobResult]) -> None:

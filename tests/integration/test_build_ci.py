@@ -68,3 +68,15 @@ def test_build_ci_without_changes_is_fully_cached_and_keeps_one_digest(built_exa
     assert registry_digest(built_example.registry.url, built_example.repository, sha) == registry_digest(
         built_example.registry.url, built_example.repository, "main"
     )
+
+
+def test_dry_run_prints_the_exact_plan_and_pushes_nothing(example: Example) -> None:
+    sha = example.git("rev-parse", "HEAD")
+    result = example.inv("build-ci", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert registry_tags(example.registry.url, example.repository) == []
+    assert "dry run: would run: docker compose -f " in result.stdout and " build app" in result.stdout
+    assert f"dry run: would push {example.image}:{sha} and check its digest" in result.stdout
+    assert f"dry run: would push {example.image}:main and check its digest" in result.stdout
+    tests = example.inv("test", "--dry-run", CI_COMMIT_SHA=sha)
+    assert tests.returncode != 0 and "run inv build-ci" in tests.stderr  # the plan needs the image first
