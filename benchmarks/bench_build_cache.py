@@ -24,18 +24,6 @@ SPEEDUP_GOAL = 5.0
 WARM_GOAL = 1.25
 
 
-def forget_everything(example: Example) -> None:
-    example.remove_local_images()
-    subprocess.run(["docker", "image", "rm", "-f", example.base_image], capture_output=True, check=True)
-    subprocess.run(["docker", "builder", "prune", "-af"], capture_output=True, check=True)
-
-
-def change_source(example: Example, run: int) -> None:
-    source = example.root / "example" / "src" / "greeting.sh"
-    source.write_text(source.read_text() + f"\n# source-only change {run}\n")
-    example.commit(f"change {run}")
-
-
 def build(example: Example, **env: str) -> None:
     result = example.inv("build-ci", **env)
     if result.returncode != 0:
@@ -50,18 +38,18 @@ def measure(example: Example, runs: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"fresh, branch cache": [], "fresh, no cache": [], "warm daemon": []}
     build(example)  # the branch image exists: earlier pipelines of this branch
     for run in range(runs):
-        change_source(example, 3 * run)
-        forget_everything(example)
+        example.change_source(f"change {3 * run}")
+        example.fresh_runner()
         times["fresh, branch cache"].append(timed(lambda: build(example)))
 
-        change_source(example, 3 * run + 1)
-        forget_everything(example)
+        example.change_source(f"change {3 * run + 1}")
+        example.fresh_runner()
         # a branch never built before: its cache tag does not exist, so nothing is reused
         times["fresh, no cache"].append(timed(functools.partial(build, example, CI_COMMIT_REF_NAME=f"fresh-{run}")))
 
-        change_source(example, 3 * run + 2)
+        example.change_source(f"change {3 * run + 2}")
         build(example)  # make the daemon warm for this branch again
-        change_source(example, 3 * run + 3)
+        example.change_source(f"change {3 * run + 3}")
         times["warm daemon"].append(timed(lambda: build(example)))
     return times
 

@@ -148,18 +148,6 @@ def measure(name: str, example: Example, kubeconfig: Path, intervals: Intervals,
     return Measured(name, wall, external, added, intervals.by_kind())
 
 
-def fresh_runner(example: Example) -> None:
-    example.remove_local_images()
-    subprocess.run(["docker", "image", "rm", "-f", example.base_image], capture_output=True, check=True)
-    subprocess.run(["docker", "builder", "prune", "-af"], capture_output=True, check=True)
-
-
-def source_change(example: Example, text: str) -> None:
-    source = example.root / "example" / "src" / "greeting.sh"
-    source.write_text(source.read_text() + f"\n# {text}\n")
-    example.commit(text)
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         registry = RegistryProcess(root=Path(work) / "registry").start()
@@ -174,9 +162,9 @@ def main() -> None:
             imports = median_seconds([sys.executable, "-c", "import docker, requests, kubernetes.client"], REPO)
             intervals = Intervals()
             instrument(intervals)
-            fresh_runner(example)
+            example.fresh_runner()
             cold = measure("first pipeline of the branch, fresh runner", example, kubeconfig, intervals, startup)
-            source_change(example, "measured change")
+            example.change_source("measured change")
             warm = measure("after a source-only change, caches warm", example, kubeconfig, intervals, startup + imports)
         finally:
             sim.stop()

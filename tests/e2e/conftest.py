@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,13 +33,20 @@ class Cluster:
         return {"KUBECONFIG": str(self.kubeconfig), "KUBE_NAMESPACE": NAMESPACE}
 
 
-@pytest.fixture
-def cluster(example: Example, tmp_path: Path) -> Iterator[Cluster]:
-    """A cluster whose Deployment web (container web) runs the base image, healthy."""
+@contextmanager
+def simulated_cluster(example: Example, directory: Path) -> Iterator[Cluster]:
+    """A cluster whose Deployment web (container web) runs the base image, healthy; its kubelet pulls from
+    the example's registry."""
     sim = KubeSim(SCENARIOS["success"], registry=example.registry.address).start()
     try:
-        kubeconfig = sim.write_kubeconfig(tmp_path / "kube" / "config", namespace=NAMESPACE)
+        kubeconfig = sim.write_kubeconfig(directory / "kube" / "config", namespace=NAMESPACE)
         sim.cluster.seed_deployment(NAMESPACE, "web", example.base_image, container="web")
         yield Cluster(sim, kubeconfig)
     finally:
         sim.stop()
+
+
+@pytest.fixture
+def cluster(example: Example, tmp_path: Path) -> Iterator[Cluster]:
+    with simulated_cluster(example, tmp_path) as sim:
+        yield sim

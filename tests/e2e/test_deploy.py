@@ -15,12 +15,6 @@ from tests.support.integration import registry_catalog, registry_digest, registr
 pytestmark = pytest.mark.e2e
 
 
-def new_commit(example: Example, text: str) -> str:
-    source = example.root / "example" / "src" / "greeting.sh"
-    source.write_text(source.read_text() + f"\n# {text}\n")
-    return example.commit(text)
-
-
 def test_deploys_promote_and_a_bad_release_rolls_back(example: Example, cluster: Cluster) -> None:
     repository = f"{example.name}/example/web"
     url = example.registry.url
@@ -36,7 +30,7 @@ def test_deploys_promote_and_a_bad_release_rolls_back(example: Example, cluster:
     assert cluster.image() == f"{prod}:prod-{first}"
     assert registry_tags(url, repository) == sorted(["prod", f"prod-{first}"])
 
-    second = new_commit(example, "second release")
+    second = example.change_source("second release")
     assert example.inv("build-prod").returncode == 0
     deployed = example.inv("deploy", **env)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
@@ -50,7 +44,7 @@ def test_deploys_promote_and_a_bad_release_rolls_back(example: Example, cluster:
     again = example.inv("deploy", **env)
     assert again.returncode == 0 and "no change" in again.stdout and "rolled out" not in again.stdout
 
-    bad = new_commit(example, "bad release")
+    bad = example.change_source("bad release")
     assert example.inv("build-prod").returncode == 0
     cluster.sim.cluster.crash_images.add(f"{prod}:prod-{bad}")
     started = time.monotonic()

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import NAMESPACE, Cluster
+from tests.e2e.conftest import Cluster, simulated_cluster
 from tests.integration.test_bad_input import assert_one_line_failure
-from tests.k8s_sim import SCENARIOS, KubeSim
 from tests.support.example import Example, make_example
 from tests.support.integration import registry_catalog, registry_tags
 from tests.support.registry import RegistryProcess
@@ -27,13 +26,8 @@ def prod_built(tmp_path_factory: pytest.TempPathFactory, registry: RegistryProce
 
 @pytest.fixture
 def sim(prod_built: Example, tmp_path: Path) -> Iterator[Cluster]:
-    sim = KubeSim(SCENARIOS["success"], registry=prod_built.registry.address).start()
-    try:
-        kubeconfig = sim.write_kubeconfig(tmp_path / "kube" / "config", namespace=NAMESPACE)
-        sim.cluster.seed_deployment(NAMESPACE, "web", prod_built.base_image, container="web")
-        yield Cluster(sim, kubeconfig)
-    finally:
-        sim.stop()
+    with simulated_cluster(prod_built, tmp_path) as cluster:
+        yield cluster
 
 
 def targets(tmp_path: Path, deployment: str, container: str) -> str:

@@ -41,9 +41,7 @@ def test_pipeline_leaves_exactly_the_expected_tags(example: Example, cluster: Cl
     assert registry_tags(example.registry.url, ci) == ["main"]
     assert registry_tags(example.registry.url, web) == sorted(["prod", f"prod-{first}"])
 
-    source = example.root / "example" / "src" / "greeting.sh"
-    source.write_text(source.read_text() + "\n# next\n")
-    second = example.commit("next")
+    second = example.change_source("next")
     again = example.inv("pipeline", **cluster.env())
     assert again.returncode == 0, again.stdout + again.stderr
     assert registry_tags(example.registry.url, ci) == ["main"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 
@@ -32,14 +31,8 @@ def test_build_ci_pushes_commit_and_branch_tags_with_one_digest(example: Example
 def test_fresh_runner_rebuild_after_source_change_reuses_every_layer_before_the_source(example: Example) -> None:
     first = example.inv("build-ci")
     assert first.returncode == 0, first.stdout + first.stderr
-    (example.root / "example" / "src" / "greeting.sh").write_text(
-        (example.root / "example" / "src" / "greeting.sh").read_text() + "\n# a source-only change\n"
-    )
-    example.commit("source change")
-    # A fresh runner: none of the example's images and no build cache on the engine.
-    example.remove_local_images()
-    subprocess.run(["docker", "image", "rm", "-f", example.base_image], capture_output=True, check=True)
-    subprocess.run(["docker", "builder", "prune", "-af"], capture_output=True, check=True)
+    example.change_source("a source-only change")
+    example.fresh_runner()
 
     second = example.inv("build-ci")
 

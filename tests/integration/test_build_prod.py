@@ -44,9 +44,7 @@ def test_deployable_branch_pushes_prod_sha_and_reuses_the_generic_prod_cache(exa
     assert digest and digest in first.stdout
 
     copy_tag(example, repository, f"prod-{first_sha}", "prod")
-    source = example.root / "example" / "src" / "greeting.sh"
-    source.write_text(source.read_text() + "\n# change\n")
-    second_sha = example.commit("change")
+    second_sha = example.change_source("change")
     example.remove_local_images()
     second = example.inv("build-prod", CONVEYOR_DEPLOYABLE_BRANCHES="release/*:main")
 

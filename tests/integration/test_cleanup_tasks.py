@@ -44,9 +44,7 @@ def test_old_prod_promotes_and_deletes_the_previous_prod_image(example: Example)
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
     assert registry_tags(example.registry.url, repository) == sorted(["prod", f"prod-{first}"])
 
-    source = example.root / "example" / "src" / "greeting.sh"
-    source.write_text(source.read_text() + "\n# v2\n")
-    second = example.commit("v2")
+    second = example.change_source("v2")
     assert example.inv("build-prod").returncode == 0
     new_digest = registry_digest(example.registry.url, repository, f"prod-{second}")
     dry = example.inv("cleanup.old-prod", "--dry-run")

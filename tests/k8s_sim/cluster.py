@@ -19,17 +19,10 @@ import requests
 from tests.k8s_sim.patch import label_match
 from tests.k8s_sim.scenarios import Scenario
 from tests.k8s_sim.store import Obj, Store, now_iso
+from tests.support.integration import MANIFEST_TYPES
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
-MANIFEST_ACCEPT = ", ".join(
-    [
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.oci.image.index.v1+json",
-    ]
-)
 
 
 def template_hash(template: Obj) -> str:
@@ -62,7 +55,7 @@ def image_pull_error(image: str, registry: str | None) -> str:
     repo, ref = (rest.split("@", 1) if "@" in rest else rest.rsplit(":", 1)) if ":" in rest else (rest, "latest")
     try:
         answer = requests.head(
-            f"http://{host}/v2/{repo}/manifests/{ref}", headers={"Accept": MANIFEST_ACCEPT}, timeout=5
+            f"http://{host}/v2/{repo}/manifests/{ref}", headers={"Accept": MANIFEST_TYPES}, timeout=5
         )
     except requests.RequestException as exc:
         return f'failed to do request: Head "http://{host}/v2/{repo}/manifests/{ref}": {exc}'

@@ -68,6 +68,19 @@ class Example:
         self.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message)
         return self.git("rev-parse", "HEAD")
 
+    def fresh_runner(self) -> None:
+        """Make the engine look like a fresh runner's: none of the example's images, no base image, no
+        BuildKit cache (this prunes the whole engine's build cache: use a disposable engine)."""
+        self.remove_local_images()
+        subprocess.run(["docker", "image", "rm", "-f", self.base_image], capture_output=True, check=True)
+        subprocess.run(["docker", "builder", "prune", "-af"], capture_output=True, check=True)
+
+    def change_source(self, text: str) -> str:
+        """A source-only change of the example, committed; answers the new commit."""
+        source = self.root / "example" / "src" / "greeting.sh"
+        source.write_text(source.read_text() + f"\n# {text}\n")
+        return self.commit(text)
+
     def remove_local_images(self) -> None:
         """Forget every image this example made, as a fresh runner would not have them."""
         ids = subprocess.run(
