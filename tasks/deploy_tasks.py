@@ -15,7 +15,7 @@ TIMEOUT_HELP = "Seconds to wait for each rollout (default: CONVEYOR_ROLLOUT_TIME
     help={
         "kubeconfig": KUBECONFIG_HELP,
         "timeout": TIMEOUT_HELP,
-        "rollback": "yes or no: roll back a failed rollout (default: CONVEYOR_ROLLBACK, on in GitLab CI).",
+        "rollback": "yes or no: roll back a failed rollout (default: CONVEYOR_ROLLBACK; auto = on in GitLab CI).",
         "dry_run": "Check everything and print the plan; change nothing.",
     },
 )
@@ -23,9 +23,9 @@ TIMEOUT_HELP = "Seconds to wait for each rollout (default: CONVEYOR_ROLLOUT_TIME
 @one_line_errors
 def apply(ctx: Context, kubeconfig: str = "", timeout: float = 0.0, rollback: str = "", dry_run: bool = False) -> None:
     """Set the new prod image on each Deployment, wait for the rollout, then promote `prod`."""
-    from conveyor.deploy_stage import deploy, parse_yes_no
+    from conveyor.deploy_stage import deploy
 
-    deploy(toolbox(ctx), kubeconfig, timeout or None, parse_yes_no("--rollback", rollback), dry_run)
+    deploy(toolbox(ctx, rollout_flags(timeout, rollback)), kubeconfig, dry_run)
 
 
 @task(
@@ -41,7 +41,16 @@ def status(ctx: Context, deployment: str = "", timeout: float = 0.0, kubeconfig:
     """Wait for a rollout exactly as `kubectl rollout status` decides; fail fast on pods that cannot start."""
     from conveyor.deploy_stage import status as wait
 
-    wait(toolbox(ctx), deployment, timeout or None, kubeconfig)
+    wait(toolbox(ctx, rollout_flags(timeout, "")), deployment, kubeconfig)
+
+
+def rollout_flags(timeout: float, rollback: str) -> dict[str, str | None]:
+    """The flags that override settings (CONVEYOR_ROLLOUT_TIMEOUT, CONVEYOR_ROLLBACK); unset ones don't."""
+    answers = {"yes": "true", "true": "true", "no": "false", "false": "false"}
+    return {
+        "rollout_timeout": str(timeout) if timeout else None,
+        "rollback": answers.get(rollback.lower(), rollback) if rollback else None,
+    }
 
 
 collection = Collection("deploy", apply, status)

@@ -46,8 +46,8 @@ def connect(tools: Toolbox, kubeconfig: str = "") -> Cluster:
     return cluster
 
 
-def wait_options(tools: Toolbox, timeout: float | None) -> WaitOptions:
-    return WaitOptions(timeout=timeout if timeout is not None else tools.settings.timeout_seconds)
+def wait_options(tools: Toolbox) -> WaitOptions:
+    return WaitOptions(timeout=tools.settings.timeout_seconds)
 
 
 def wait(tools: Toolbox, cluster: Cluster, deployment: str, options: WaitOptions) -> RolloutResult:
@@ -58,12 +58,12 @@ def wait(tools: Toolbox, cluster: Cluster, deployment: str, options: WaitOptions
     return result
 
 
-def status(tools: Toolbox, deployment: str = "", timeout: float | None = None, kubeconfig: str = "") -> None:
+def status(tools: Toolbox, deployment: str = "", kubeconfig: str = "") -> None:
     """`inv deploy.status`: wait for the named Deployment (default: every deploy target) like kubectl."""
     names = [deployment] if deployment else unique(t.deployment for t in tools.settings.deploy_targets)
     if not names:
         raise ConfigError("no deployment to wait for", "pass --deployment NAME or configure conveyor.deploy_targets")
-    options = wait_options(tools, timeout)
+    options = wait_options(tools)
     with connect(tools, kubeconfig) as cluster:
         for name in names:
             wait(tools, cluster, name, options).raise_for_failure()
@@ -72,10 +72,9 @@ def status(tools: Toolbox, deployment: str = "", timeout: float | None = None, k
 def deploy(
     tools: Toolbox,
     kubeconfig: str = "",
-    timeout: float | None = None,
-    roll_back: bool | None = None,
     dry_run: bool = False,
 ) -> None:
+    """`inv deploy`; the rollout timeout and rollback come from the settings (task flags win there)."""
     settings = tools.settings
     targets = settings.deploy_targets
     check_deployable(tools)
@@ -90,13 +89,13 @@ def deploy(
         changes = [set_image(cluster, t.deployment, t.container, image_of(tools, t), cause) for t in targets]
         for change in changes:
             tools.console.line(change.describe())
-        options = wait_options(tools, timeout)
+        options = wait_options(tools)
         results = [wait(tools, cluster, change.deployment, options) for change in changed(changes)]
         failed = [result for result in results if not result.ok]
         if not failed:
             cleanup_old_prod(tools)
             return
-        handle_failure(tools, cluster, changes, failed, settings.rollback_enabled if roll_back is None else roll_back)
+        handle_failure(tools, cluster, changes, failed, settings.rollback_enabled)
 
 
 def check_deployable(tools: Toolbox) -> None:
@@ -169,23 +168,13 @@ def handle_failure(
     show(tools, reports)
     tools.console.line("kept the generic prod tag where it was")
     if roll_back:
-        options = wait_options(tools, None)
+        options = wait_options(tools)
         for change in changed(changes):
             undone = rollback(cluster, change.deployment)
             tools.console.line(f'deployment "{change.deployment}": {undone.message} (to revision {undone.revision})')
             if undone.rolled_back:
                 wait(tools, cluster, change.deployment, options)
-    raise RolloutFailed(failed[0].message + ("; rolled back" if roll_back else "; not rolled back (--rollback)"))
-
-
-def parse_yes_no(flag: str, text: str) -> bool | None:
-    """A yes/no flag; empty means "not given" (None)."""
-    answers = {"yes": True, "true": True, "on": True, "no": False, "false": False, "off": False}
-    if not text:
-        return None
-    if text.lower() not in answers:
-        raise ConfigError(f"{flag} {text!r} is neither yes nor no", f"use {flag}=yes or {flag}=no")
-    return answers[text.lower()]
+    raise RolloutFailed(failed[0].message + ("; rolled back" if roll_back else "; not rolled back (CONVEYOR_ROLLBACK)"))
 
 
 def unique(items: Iterable[str]) -> list[str]:

@@ -417,7 +417,7 @@ def _validate(settings: Settings) -> None:
         )
     if settings.rollback not in ("true", "false", "auto"):
         raise ConfigError(
-            f"CONVEYOR_ROLLBACK {settings.rollback!r} is not true, false or auto", "fix CONVEYOR_ROLLBACK"
+            f"CONVEYOR_ROLLBACK (or --rollback) {settings.rollback!r} is not true, false or auto", "use yes or no"
         )
     try:
         if float(settings.rollout_timeout) <= 0:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from conveyor import compose
+from conveyor import compose, process
 from conveyor.compose import ComposeProject
 from conveyor.console import Console
 from conveyor.engine import Auth, Engine
@@ -83,7 +83,7 @@ class Toolbox:
             argv=("docker", "login", "--username", auth.username, "--password-stdin", self.settings.registry),
             stdin=auth.password,
         )
-        result = compose.run(command)
+        result = process.run(command)
         if not result.ok:
             raise ToolError(
                 f"docker login to {self.settings.registry} failed: {self.console.redactor.clean(result.last_line())}",
