@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from conveyor.registry import Credentials, RegistryClient
+from conveyor.registry.manifests import image_manifest
 from tests.integration.test_bad_input import assert_one_line_failure
 from tests.support.example import Example
 from tests.support.integration import registry_digest, registry_tags
+from tests.support.registry import RegistryProcess
+from tests.support.tokenserver import TokenServer, User
 
 pytestmark = pytest.mark.integration
 
@@ -70,3 +75,56 @@ def test_old_prod_promotes_and_deletes_the_previous_prod_image(example: Example)
 def test_cleanup_tag_bad_input(example: Example, tag: str, words: str) -> None:
     result = example.inv("cleanup", "--tag", tag.replace("REGISTRY", example.registry.address))
     assert_one_line_failure(result, words)
+
+
+def push_ci_image(registry: RegistryProcess, repository: str, tags: list[str], credentials: Credentials | None) -> None:
+    """A tiny image pushed through the registry API under `tags` (no Docker daemon involved)."""
+    with RegistryClient(registry.address, credentials, scheme="http") as client:
+        config, layer = b'{"architecture": "amd64", "os": "linux"}', b"layer"
+        client.upload_blob(repository, config)
+        client.upload_blob(repository, layer)
+        manifest = image_manifest(config, [(layer, "application/vnd.oci.image.layer.v1.tar")])
+        for tag in tags:
+            client.put_manifest(repository, tag, manifest)
+
+
+def test_ci_image_cleanup_on_a_registry_with_deletes_disabled(example: Example, tmp_path: Path) -> None:
+    registry = RegistryProcess(tmp_path / "no-deletes", delete_enabled=False).start()
+    try:
+        sha = example.git("rev-parse", "HEAD")
+        repository = f"{example.name}/example/ci"
+        push_ci_image(registry, repository, [sha, "main"], None)
+        env = {"CI_REGISTRY": registry.address, "CI_REGISTRY_IMAGE": f"{registry.address}/{example.name}/example"}
+        result = example.inv("cleanup.ci-image", **env)
+        assert_one_line_failure(result, "deletes", "storage.delete.enabled")
+        assert registry_tags(registry.url, repository) == sorted([sha, "main"])
+    finally:
+        registry.stop()
+
+
+def test_ci_image_cleanup_with_token_auth_and_wrong_credentials(example: Example, tmp_path: Path) -> None:
+    tokens = TokenServer(
+        tmp_path / "tokens", users={"ci-user": User("right-password-42", {"*": {"pull", "push", "delete"}})}
+    )
+    tokens.start()
+    registry = RegistryProcess(tmp_path / "auth", extra_config=tokens.registry_auth_config()).start()
+    try:
+        sha = example.git("rev-parse", "HEAD")
+        repository = f"{example.name}/example/ci"
+        push_ci_image(registry, repository, [sha, "main"], Credentials("ci-user", "right-password-42", "test"))
+        env = {
+            "CI_REGISTRY": registry.address,
+            "CI_REGISTRY_IMAGE": f"{registry.address}/{example.name}/example",
+            "CI_REGISTRY_USER": "ci-user",
+        }
+        wrong = example.inv("cleanup.ci-image", CI_REGISTRY_PASSWORD="wrong-password-17", **env)
+        assert_one_line_failure(wrong, "ci-user")
+        assert "wrong-password-17" not in wrong.stdout + wrong.stderr
+        right = example.inv("cleanup.ci-image", CI_REGISTRY_PASSWORD="right-password-42", **env)
+        assert right.returncode == 0, right.stdout + right.stderr
+        assert "right-password-42" not in right.stdout + right.stderr
+        with RegistryClient(registry.address, Credentials("ci-user", "right-password-42", "test"), scheme="http") as c:
+            assert c.list_tags(repository) == ["main"]
+    finally:
+        registry.stop()
+        tokens.stop()
