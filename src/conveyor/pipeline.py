@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conveyor.errors import ConfigError
 from conveyor.settings import Settings
 
 STAGES = ("build", "test", "build-prod", "deploy", "cleanup")
@@ -70,8 +71,6 @@ def describe(settings: Settings) -> tuple[PipelineJob, ...]:
 
 def select(jobs: tuple[PipelineJob, ...], until: str = "", only: str = "") -> tuple[PipelineJob, ...]:
     """The jobs of a partial run: up to and including stage `until`, or the one job `only`."""
-    from conveyor.errors import ConfigError
-
     if until and until not in STAGES:
         raise ConfigError(f"unknown stage {until!r}", f"stages are: {', '.join(STAGES)}")
     if only:

@@ -45,7 +45,7 @@ class Recorded:
 
     @property
     def client(self) -> str:
-        """"kubectl" or "python" (the kubernetes client), from the User-Agent."""
+        """Which client sent the request, from the User-Agent: "kubectl" or "python" (the kubernetes client)."""
         return "kubectl" if self.user_agent.startswith("kubectl") else "python"
 
 
