@@ -42,10 +42,17 @@ def example(tmp_path: Path, registry: RegistryProcess, base_image: str) -> Examp
     return make_example(tmp_path / "project", registry, base_image)
 
 
+def make_built_example(
+    factory: pytest.TempPathFactory, registry: RegistryProcess, base_image: str, task: str
+) -> Example:
+    """An example on which `inv TASK` (build-ci or build-prod) has run once."""
+    example = make_example(factory.mktemp(task) / "project", registry, base_image)
+    result = example.inv(task)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return example
+
+
 @pytest.fixture(scope="module")
 def built_example(tmp_path_factory: pytest.TempPathFactory, registry: RegistryProcess, base_image: str) -> Example:
     """An example whose CI image for its commit is built and pushed once for the module."""
-    example = make_example(tmp_path_factory.mktemp("built") / "project", registry, base_image)
-    result = example.inv("build-ci")
-    assert result.returncode == 0, result.stdout + result.stderr
-    return example
+    return make_built_example(tmp_path_factory, registry, base_image, "build-ci")

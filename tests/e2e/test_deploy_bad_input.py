@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import make_built_example
 from tests.e2e.conftest import Cluster, simulated_cluster
 from tests.integration.test_bad_input import assert_one_line_failure
-from tests.support.example import Example, make_example
+from tests.support.example import Example
 from tests.support.integration import registry_catalog, registry_tags
 from tests.support.registry import RegistryProcess
 
@@ -18,10 +19,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def prod_built(tmp_path_factory: pytest.TempPathFactory, registry: RegistryProcess, base_image: str) -> Example:
-    example = make_example(tmp_path_factory.mktemp("prod") / "project", registry, base_image)
-    built = example.inv("build-prod")
-    assert built.returncode == 0, built.stdout + built.stderr
-    return example
+    return make_built_example(tmp_path_factory, registry, base_image, "build-prod")
 
 
 @pytest.fixture

@@ -13,8 +13,10 @@ import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.httpserver import BackgroundServer
 
 FAULTS = ("500", "429", "cut-before", "cut-after")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te", "trailer"}
@@ -31,8 +33,7 @@ class FaultProxy:
     enabled: bool = True
     _rng: random.Random = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _server: BackgroundServer | None = None
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -40,22 +41,15 @@ class FaultProxy:
     @property
     def address(self) -> str:
         assert self._server is not None
-        return f"127.0.0.1:{self._server.server_address[1]}"
+        return f"127.0.0.1:{self._server.port}"
 
     def start(self) -> FaultProxy:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="faultproxy", daemon=True)
-        self._thread.start()
+        self._server = BackgroundServer.start(_handler(self), "faultproxy")
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._server.stop()
         self._server = None
 
     def decide(self) -> str:

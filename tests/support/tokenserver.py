@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -30,6 +30,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.support.httpserver import BackgroundServer
 
 REGISTRY_LEEWAY = 60
 
@@ -65,8 +67,7 @@ class TokenServer:
     refused: int = 0
     requests_seen: list[dict[str, Any]] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _server: BackgroundServer | None = None
     _key: ec.EllipticCurvePrivateKey | None = None
     _cert_der: bytes = b""
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -74,7 +75,7 @@ class TokenServer:
     @property
     def realm(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/jwt/auth"
+        return f"http://127.0.0.1:{self._server.port}/jwt/auth"
 
     @property
     def bundle(self) -> Path:
@@ -98,21 +99,13 @@ class TokenServer:
         certificate = _self_signed(self._key)
         self._cert_der = certificate.public_bytes(serialization.Encoding.DER)
         self.bundle.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="tokenserver", daemon=True)
-        self._thread.start()
+        self._server = BackgroundServer.start(_handler(self), "tokenserver")
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._server.stop()
         self._server = None
-        self._thread = None
 
     def answer(self, authorization: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         """The status and JSON body for one /jwt/auth request."""
