@@ -114,13 +114,6 @@ class Engine:
             ) from None
         return str(found["Descriptor"]["digest"])
 
-    def local_image_exists(self, ref: ImageReference) -> bool:
-        try:
-            self._client.api.inspect_image(str(ref))  # type: ignore[no-untyped-call]
-        except self._errors.ImageNotFound:
-            return False
-        return True
-
 
 def _first_line(exc: BaseException) -> str:
     explanation = getattr(exc, "explanation", None) or str(exc)

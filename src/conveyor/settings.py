@@ -7,6 +7,7 @@ from git and the ref slug is computed by GitLab's rule. No other module reads `o
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -213,8 +214,9 @@ class Settings:
     prod_images: tuple[ProdImage, ...]
     deploy_targets: tuple[DeployTarget, ...]
 
-    @property
+    @functools.cached_property
     def images(self) -> ImageNames:
+        """Every image name, derived once from the settings."""
         ci = ImageReference.parse(f"{self.registry_image}/{self.ci_image_name}")
         prod = {}
         for image in self.prod_images:

@@ -361,37 +361,20 @@ class Cluster:
     def replicasets(self, deployment: Obj) -> list[Obj]:
         labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-        listed = self._call(
-            "listing replicasets",
-            lambda: self._send(
-                "GET",
-                "/apis/apps/v1/namespaces/{namespace}/replicasets",
-                {"namespace": self.namespace},
-                [("labelSelector", selector)],
-            ),
-        )
-        return list(listed.get("items") or [])
+        return self._list("replicasets", "/apis/apps/v1", ("labelSelector", selector))
 
     def pods(self, selector: str) -> list[Obj]:
-        listed = self._call(
-            "listing pods",
-            lambda: self._send(
-                "GET",
-                "/api/v1/namespaces/{namespace}/pods",
-                {"namespace": self.namespace},
-                [("labelSelector", selector)],
-            ),
-        )
-        return list(listed.get("items") or [])
+        return self._list("pods", "/api/v1", ("labelSelector", selector))
 
     def pod_events(self, pod: str) -> list[Obj]:
+        return self._list("events", "/api/v1", ("fieldSelector", f"involvedObject.kind=Pod,involvedObject.name={pod}"))
+
+    def _list(self, kind: str, group: str, selector: tuple[str, str]) -> list[Obj]:
+        """The items of `kind` in the namespace that match one label or field selector."""
         listed = self._call(
-            "listing events",
+            f"listing {kind}",
             lambda: self._send(
-                "GET",
-                "/api/v1/namespaces/{namespace}/events",
-                {"namespace": self.namespace},
-                [("fieldSelector", f"involvedObject.kind=Pod,involvedObject.name={pod}")],
+                "GET", f"{group}/namespaces/{{namespace}}/{kind}", {"namespace": self.namespace}, [selector]
             ),
         )
         return list(listed.get("items") or [])
