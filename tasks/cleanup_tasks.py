@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from invoke import Collection, Context, task
 
-from tasks.wiring import PROJECT_DIR, one_line_errors, toolbox
+from tasks.wiring import one_line_errors, toolbox
+
+SKIP_HELP = (
+    "Delete without asking the clusters whether they still use an image (when they cannot be asked); "
+    "releases kept for rollback are still kept."
+)
 
 
 @task(
@@ -12,17 +17,18 @@ from tasks.wiring import PROJECT_DIR, one_line_errors, toolbox
     help={
         "tag": "The tag to delete, as registry/repository:tag (inside the configured registry).",
         "dry_run": "Print what would be deleted and why; change nothing.",
+        "skip_cluster_check": SKIP_HELP,
     },
 )
 @one_line_errors
-def delete_tag(ctx: Context, tag: str = "", dry_run: bool = False) -> None:
-    """Delete one tag safely (maintainers): never by a digest another tag shares."""
+def delete_tag(ctx: Context, tag: str = "", dry_run: bool = False, skip_cluster_check: bool = False) -> None:
+    """Delete one tag safely (maintainers): never one a cluster uses, never by a digest another tag shares."""
     from conveyor.cleanup_stage import cleanup_one_tag
     from conveyor.errors import ConfigError
 
     if not tag:
         raise ConfigError("no tag given", "use inv cleanup --tag registry/repository:tag")
-    cleanup_one_tag(toolbox(ctx), tag, dry_run)
+    cleanup_one_tag(toolbox(ctx), tag, dry_run, skip_cluster_check)
 
 
 @task(help={"dry_run": "Print what would be deleted; change nothing."})
@@ -34,13 +40,17 @@ def ci_image(ctx: Context, dry_run: bool = False) -> None:
     cleanup_this_ci_image(toolbox(ctx), dry_run)
 
 
-@task(help={"dry_run": "Print the promotion and deletions; change nothing."})
+@task(help={"dry_run": "Print the promotion and deletions; change nothing.", "skip_cluster_check": SKIP_HELP})
 @one_line_errors
-def old_prod(ctx: Context, dry_run: bool = False) -> None:
-    """Move `prod` to this commit's `prod-<sha>` and delete the previous prod image (deploy calls it)."""
-    from conveyor.cleanup_stage import cleanup_old_prod
+def old_prod(ctx: Context, dry_run: bool = False, skip_cluster_check: bool = False) -> None:
+    """Promote this commit's release once the cluster runs it, then delete releases nothing needs."""
+    from conveyor.cleanup_stage import cleanup_old_prod, knowledge
+    from conveyor.deploy_stage import check_promotable
 
-    cleanup_old_prod(toolbox(ctx), dry_run)
+    tools = toolbox(ctx)
+    if not skip_cluster_check:
+        check_promotable(tools)
+    cleanup_old_prod(tools, knowledge(tools, skip_cluster_check), dry_run)
 
 
 @task(
@@ -48,10 +58,11 @@ def old_prod(ctx: Context, dry_run: bool = False) -> None:
         "image": "Image under the registry image to clean (default: the CI image).",
         "keep": "Regex of tags always kept (whole tag).",
         "delete": "Regex of tags that may be deleted (whole tag); empty: none by this rule.",
-        "keep_newest": "Of the deletable tags, keep this many newest.",
+        "keep_newest": "Of the deletable tags, keep this many newest (0 or more).",
         "older_than": "Delete deletable tags older than this (30d, 12h, 2w).",
-        "gone_branches": "Also delete tags of branches that no longer exist in git (and their commit tags).",
+        "gone_branches": "Also delete tags of branches that no longer exist on origin (and their commit tags).",
         "execute": "Really delete (the default is a dry run that prints the plan).",
+        "skip_cluster_check": SKIP_HELP,
     }
 )
 @one_line_errors
@@ -60,27 +71,26 @@ def policy(
     image: str = "",
     keep: str = "",
     delete: str = "",
-    keep_newest: int = -1,
+    keep_newest: str = "",
     older_than: str = "",
     gone_branches: bool = False,
     execute: bool = False,
+    skip_cluster_check: bool = False,
 ) -> None:
     """Delete tags by rules (keep N, older than, regex, gone branches): a dry run unless --execute."""
-    from conveyor.cleanup_stage import cleanup_by_policy
-    from conveyor.gitinfo import GitAnswer
+    from conveyor.cleanup import parse_duration
+    from conveyor.cleanup_stage import PolicyRules, cleanup_by_policy, parse_count
 
     tools = toolbox(ctx)
-    cleanup_by_policy(
-        tools,
+    rules = PolicyRules(
         image=image or tools.settings.ci_image_name,
         keep_regex=keep,
         delete_regex=delete,
-        keep_newest=keep_newest if keep_newest >= 0 else None,
-        older_than=older_than,
+        keep_newest=parse_count("--keep-newest", keep_newest),
+        older_than=parse_duration(older_than) if older_than else None,
         gone_branches=gone_branches,
-        live_branches=GitAnswer(PROJECT_DIR).branches() if gone_branches else None,
-        dry_run=not execute,
     )
+    cleanup_by_policy(tools, rules, dry_run=not execute, skip_cluster_check=skip_cluster_check)
 
 
 collection = Collection("cleanup", delete_tag, ci_image, old_prod, policy)

@@ -1,10 +1,10 @@
-"""The cleanup engine: plan and delete registry tags safely.
+"""The cleanup engine: what the registry holds, policy plans, promotion, and tag deletion.
 
 Safety rules (design §3 "cleanup"):
 - A tag is removed by tag deletion only (RegistryClient.delete_tag), never by deleting the digest it points
   at, because deleting a digest removes every tag sharing it (the commit tag and the branch tag of a CI
-  image share one digest).
-- A digest is deleted only after listing every tag and proving that none that must survive points at it.
+  image share one digest, and a cluster may run an image by its digest).
+- What may be deleted is decided by the deletion guard (conveyor.guard); this module carries it out.
 - Storage comes back only after the registry's garbage collection: every report says so.
 
 Every function returns a CleanupReport (deleted / kept with reason / already gone / failed, and notes);
@@ -14,25 +14,25 @@ nothing here prints. Planning (`plan_policy`) is a pure function of the tags and
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
+from conveyor import tagnames
 from conveyor.errors import BadReference, ConfigError, ConveyorError
+from conveyor.guard import TagInfo, Verdict
 from conveyor.reference import ImageReference
 from conveyor.registry.client import PendingDeletion, RegistryClient, TagDeletion
 from conveyor.registry.errors import ManifestNotFound, ReferenceOutsideRegistry
+from conveyor.registry.manifests import Manifest
 
 GC_NOTE = (
     "storage is freed only when the registry's garbage collection runs "
     "(distribution: `registry garbage-collect --delete-untagged <config>`; GitLab schedules its own)"
 )
 DEFAULT_WORKERS = 8
-# Tags that look like branch slugs: not a 40-hex commit sha, not prod/prod-*, not latest, not v<digit>….
-DEFAULT_BRANCH_TAG = r"(?!prod$|prod-|latest$|v\d)(?![0-9a-f]{40}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
-COMMIT_TAG = re.compile(r"[0-9a-f]{40}")
 
 Action = Literal["deleted", "would-delete", "kept", "absent", "failed"]
 
@@ -111,11 +111,12 @@ def parse_target(text: str, registry: str) -> ImageReference:
     return reference
 
 
-# ---- one tag -----------------------------------------------------------------------------------------
+# ---- one tag ------------------------------------------------------------------------------------------
 
 
 def delete_tag(client: RegistryClient, repository: str, tag: str, dry_run: bool = False) -> CleanupReport:
-    """Delete one tag, and only it: other tags on the same image stay. A missing tag is 'absent' (success)."""
+    """Delete one tag, and only it: other tags on the same image stay. A missing tag is 'absent' (success).
+    The mechanism only: the cleanup stage asks the deletion guard (conveyor.guard) first."""
     if dry_run:
         digest = client.head_digest(repository, tag)
         outcome = (
@@ -130,27 +131,6 @@ def delete_tag(client: RegistryClient, repository: str, tag: str, dry_run: bool 
     else:
         outcome = TagOutcome(tag, "deleted", f"by {deletion.method}", deletion.previous_digest)
     return CleanupReport(repository, (outcome,))
-
-
-def cleanup_ci_image(
-    client: RegistryClient, repository: str, commit_tag: str, branch_tag: str = "", dry_run: bool = False
-) -> CleanupReport:
-    """Delete this commit's CI image tag only. The branch tag shares its digest and stays pullable."""
-    if commit_tag == branch_tag:
-        why = "the commit tag is the branch tag: deleting it would take the branch's image"
-        return CleanupReport(repository, (TagOutcome(commit_tag, "kept", why),), dry_run=dry_run)
-    before = client.head_digest(repository, branch_tag) if branch_tag else None
-    report = delete_tag(client, repository, commit_tag, dry_run)
-    if not branch_tag:
-        return report
-    after = before if dry_run else client.head_digest(repository, branch_tag)
-    if after is None:
-        note = f"branch tag {branch_tag} does not exist"
-    elif after == before:
-        note = f"branch tag {branch_tag} still points at {after}"
-    else:
-        note = f"branch tag {branch_tag} now points at {after} (pushed meanwhile)"
-    return CleanupReport(repository, report.outcomes, (note, *report.notes), dry_run)
 
 
 # ---- many tags ---------------------------------------------------------------------------------------
@@ -210,122 +190,105 @@ def _finish(client: RegistryClient, step: Step) -> TagDeletion | str:
         return client.redactor.clean(str(error))
 
 
-def digests_of(
-    client: RegistryClient, repository: str, tags: Iterable[str], workers: int = DEFAULT_WORKERS
-) -> dict[str, str | None]:
-    """What each tag points at now (None: gone), looked up in parallel."""
-    names = list(tags)
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="lookup") as pool:
-        digests = list(pool.map(lambda tag: client.head_digest(repository, tag), names))
-    return dict(zip(names, digests, strict=True))
-
-
-def tags_pointing_at(
-    client: RegistryClient, repository: str, digest: str, workers: int = DEFAULT_WORKERS, skip: Iterable[str] = ()
-) -> list[str]:
-    """Every tag of `repository` (except `skip`) that points at `digest` right now, sorted."""
-    skipped = set(skip)
-    tags = [tag for tag in client.list_tags(repository) if tag not in skipped]
-    return sorted(tag for tag, found in digests_of(client, repository, tags, workers).items() if found == digest)
-
-
-def delete_digest_safely(
+def apply_verdicts(
     client: RegistryClient,
     repository: str,
-    digest: str,
-    may_go: Callable[[str], bool],
-    workers: int = DEFAULT_WORKERS,
-) -> tuple[bool, list[str]]:
-    """Delete `digest` only when every tag pointing at it satisfies `may_go`. Returns (deleted, survivors):
-    the survivors are the tags that must stay and point at it (then nothing is deleted)."""
-    holders = tags_pointing_at(client, repository, digest, workers)
-    survivors = [tag for tag in holders if not may_go(tag)]
-    if survivors:
-        return False, survivors
-    return client.delete_manifest(repository, digest), []
-
-
-# ---- old prod ----------------------------------------------------------------------------------------
-
-
-def promote_and_delete_old_prod(
-    client: RegistryClient,
-    repository: str,
-    new_tag: str,
+    verdicts: Sequence[Verdict],
     *,
-    generic_tag: str = "prod",
-    doomed_prefix: str = "prod-",
     dry_run: bool = False,
     workers: int = DEFAULT_WORKERS,
+    notes: Sequence[str] = (),
 ) -> CleanupReport:
-    """Point `generic_tag` at `new_tag` (server-side), then delete the image `generic_tag` pointed at before:
-    its `prod-*` tags by tag deletion, then its digest once no tag points at it. Kept (with the reason) when
-    the digests are equal or a tag that must survive (not `prod-*`, e.g. a release tag) points at it."""
-    new_digest = client.head_digest(repository, new_tag)
+    """Delete the tags the guard let go (by tag deletion only); report every verdict with its reason."""
+    doomed = [v.tag for v in verdicts if v.action == "delete"]
+    reasons = {v.tag: v.reason for v in verdicts if v.action == "delete"}
+    report = delete_tags(client, repository, doomed, dry_run=dry_run, workers=workers, reasons=reasons)
+    settled = tuple(
+        TagOutcome(v.tag, "kept" if v.action == "keep" else "absent", v.reason, v.digest)
+        for v in verdicts
+        if v.action != "delete"
+    )
+    return CleanupReport(repository, settled + report.outcomes, (*notes, GC_NOTE), dry_run)
+
+
+# ---- what the registry holds ---------------------------------------------------------------------------
+
+
+def collect_tags(
+    client: RegistryClient,
+    repository: str,
+    *,
+    only: Collection[str] | None = None,
+    created_for: Callable[[str], bool] = tagnames.is_release,
+    workers: int = DEFAULT_WORKERS,
+) -> dict[str, TagInfo]:
+    """The tags of `repository` (with `only`: those, plus every release and promotion tag, which the guard
+    weighs), each with its digest, whether it is a placeholder, and for tags `created_for` selects, its
+    image's creation time (None when it cannot be read: the guard then keeps it). Looked up in parallel."""
+    listed = client.list_tags(repository)
+    names = [t for t in listed if only is None or t in only or tagnames.is_release(t) or tagnames.is_promotion(t)]
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="lookup") as pool:
+        manifests = list(pool.map(lambda tag: _manifest_or_none(client, repository, tag), names))
+        found = {tag: m for tag, m in zip(names, manifests, strict=True) if m is not None}
+        dated = {m.digest: m for tag, m in found.items() if created_for(tag) and not m.is_placeholder}
+        times = list(pool.map(lambda m: _created_or_none(client, repository, m), dated.values()))
+    created = dict(zip(dated, times, strict=True))
+    return {
+        tag: TagInfo(tag, m.digest, created.get(m.digest), m.is_placeholder) for tag, m in sorted(found.items())
+    }
+
+
+def _manifest_or_none(client: RegistryClient, repository: str, tag: str) -> Manifest | None:
+    try:
+        return client.get_manifest(repository, tag)
+    except ManifestNotFound:
+        return None  # deleted since it was listed
+
+
+def _created_or_none(client: RegistryClient, repository: str, manifest: Manifest) -> datetime | None:
+    try:
+        return client.image_created(repository, manifest)
+    except ConveyorError:
+        return None  # an age that cannot be read is unknown: the guard keeps the tag
+
+
+# ---- promotion -----------------------------------------------------------------------------------------
+
+
+def promote(client: RegistryClient, repository: str, release: str, generic: str, dry_run: bool = False) -> str:
+    """Point `generic` at what `release` points at, server-side; answers what happened, in words."""
+    new_digest = client.head_digest(repository, release)
     if new_digest is None:
         raise ManifestNotFound(
-            f"new prod image {client.registry}/{repository}:{new_tag} does not exist", "run build-prod first"
+            f"release {client.registry}/{repository}:{release} does not exist", "run inv build-prod first"
         )
-    old_digest = client.head_digest(repository, generic_tag)
-    notes: list[str] = []
-    if old_digest == new_digest:
-        notes.append(f"{generic_tag} already points at {new_tag} ({new_digest}): nothing to promote or delete")
-        return CleanupReport(repository, (), (*notes, GC_NOTE), dry_run)
+    if client.head_digest(repository, generic) == new_digest:
+        return f"{generic} already points at {release} ({new_digest})"
     if not dry_run:
-        client.retag(repository, new_tag, generic_tag)
-    notes.append(f"{'would promote' if dry_run else 'promoted'} {generic_tag} to {new_tag} ({new_digest})")
-    if old_digest is None:
-        notes.append(f"there was no previous {generic_tag} image: nothing to delete")
-        return CleanupReport(repository, (), (*notes, GC_NOTE), dry_run)
-    skip = (generic_tag,) if dry_run else ()
-    holders = tags_pointing_at(client, repository, old_digest, workers, skip=skip)
-    doomed = [tag for tag in holders if tag.startswith(doomed_prefix) and tag != new_tag]
-    survivors = [tag for tag in holders if tag not in doomed]
-    if survivors:
-        why = f"previous prod image {old_digest} is still used by {', '.join(survivors)}: kept"
-        outcomes = tuple(TagOutcome(tag, "kept", why, old_digest) for tag in doomed)
-        return CleanupReport(repository, outcomes, (*notes, why, GC_NOTE), dry_run)
-    reasons = {tag: f"previous prod image {old_digest}" for tag in doomed}
-    report = delete_tags(client, repository, doomed, dry_run=dry_run, workers=workers, reasons=reasons)
-    if dry_run or not report.ok:
-        return CleanupReport(repository, report.outcomes, (*notes, GC_NOTE), dry_run)
-    deleted, late = delete_digest_safely(client, repository, old_digest, lambda tag: False, workers)
-    if late:
-        notes.append(f"previous prod image {old_digest} kept: tagged meanwhile as {', '.join(late)}")
-    else:
-        notes.append(f"previous prod image {old_digest} {'deleted' if deleted else 'was already gone'}")
-    return CleanupReport(repository, report.outcomes, (*notes, GC_NOTE), dry_run)
+        client.retag(repository, release, generic)
+    return f"{'would promote' if dry_run else 'promoted'} {generic} to {release} ({new_digest})"
 
 
-# ---- policy ------------------------------------------------------------------------------------------
+# ---- policy --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Policy:
     """Cleanup rules, GitLab-style. Tags matching `keep_regex` always stay. Of the tags matching
     `delete_regex` (empty: none), the `keep_newest` newest stay and the rest go if older than `older_than`
-    (or at once when no age is set). With `live_branches` (slugs), tags of branches that no longer exist
-    (tags matching `branch_tag_regex`), and commit tags sharing their digest, go too. Regexes match whole tags."""
+    (or at once when no age is set); a tag whose age cannot be read stays. With `live_branches` (slugs of
+    the branches on origin), branch tags of branches that no longer exist go, and commit tags sharing their
+    digest. Regexes match whole tags. What the plan deletes, the deletion guard still weighs."""
 
     keep_regex: str = ""
     delete_regex: str = ""
     keep_newest: int | None = None
     older_than: timedelta | None = None
     live_branches: frozenset[str] | None = None
-    branch_tag_regex: str = DEFAULT_BRANCH_TAG
 
     @property
     def needs_created(self) -> bool:
         return bool(self.delete_regex) and (self.keep_newest is not None or self.older_than is not None)
-
-
-@dataclass(frozen=True)
-class TagInfo:
-    """A tag, its digest, and its image's creation time (None when not looked up or unknown)."""
-
-    tag: str
-    digest: str | None = None
-    created: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -365,15 +328,16 @@ def parse_duration(text: str) -> timedelta:
 
 
 def plan_policy(repository: str, tags: Sequence[TagInfo], policy: Policy, now: datetime) -> Plan:
-    """Decide, for each tag, keep or delete and why (pure)."""
+    """Decide, for each tag, keep or delete by the rules and why (pure). Placeholders are not images: the
+    caller finishes them."""
+    tags = [info for info in tags if not info.placeholder]
     keep = _compile(policy.keep_regex)
     delete = _compile(policy.delete_regex)
-    branch = _compile(policy.branch_tag_regex)
     decided: dict[str, PlannedTag] = {}
     for info in tags:
         if keep is not None and keep.fullmatch(info.tag):
             decided[info.tag] = PlannedTag(info.tag, False, "keep-regex", f"matches {policy.keep_regex!r}", info.digest)
-    _plan_dead_branches(tags, policy, branch, decided)
+    _plan_dead_branches(tags, policy, decided)
     candidates = []
     for info in tags:
         if info.tag in decided:
@@ -396,89 +360,55 @@ def _compile(pattern: str) -> re.Pattern[str] | None:
         raise ConfigError(f"malformed tag pattern {pattern!r} ({error})", "write a Python regular expression") from None
 
 
-def _plan_dead_branches(
-    tags: Sequence[TagInfo], policy: Policy, branch: re.Pattern[str] | None, decided: dict[str, PlannedTag]
-) -> None:
-    if policy.live_branches is None or branch is None:
+def _plan_dead_branches(tags: Sequence[TagInfo], policy: Policy, decided: dict[str, PlannedTag]) -> None:
+    live = policy.live_branches
+    if live is None:
         return
     dead_digests: dict[str, str] = {}
     for info in tags:
-        if info.tag in decided or not branch.fullmatch(info.tag) or info.tag in policy.live_branches:
+        if info.tag in decided or not tagnames.is_branch_tag(info.tag) or info.tag in live:
             continue
-        decided[info.tag] = PlannedTag(info.tag, True, "branch-gone", "no live branch has this slug", info.digest)
+        decided[info.tag] = PlannedTag(info.tag, True, "branch-gone", "no branch on origin has this slug", info.digest)
         if info.digest:
             dead_digests[info.digest] = info.tag
-    live_digests = {i.digest for i in tags if i.tag in policy.live_branches and i.digest}
+    live_digests = {i.digest for i in tags if i.tag in live and i.digest}
     for info in tags:
-        if info.tag in decided or not COMMIT_TAG.fullmatch(info.tag) or info.digest not in dead_digests:
+        if info.tag in decided or not tagnames.is_commit(info.tag) or info.tag in live:
             continue
-        if info.digest in live_digests:
+        if info.digest not in dead_digests or info.digest in live_digests:
             continue
         reason = f"commit image of removed branch {dead_digests[info.digest]}"
         decided[info.tag] = PlannedTag(info.tag, True, "branch-gone", reason, info.digest)
 
 
 def _plan_age(candidates: list[TagInfo], policy: Policy, now: datetime, decided: dict[str, PlannedTag]) -> None:
-    oldest = datetime.min.replace(tzinfo=UTC)
-    ranked = sorted(candidates, key=lambda i: (i.created is None, i.created or oldest, i.tag), reverse=True)
-    for rank, info in enumerate(ranked):
-        if policy.keep_newest is not None and rank < policy.keep_newest:
-            why = f"one of the {policy.keep_newest} newest"
-            decided[info.tag] = PlannedTag(info.tag, False, "keep-newest", why, info.digest)
-        elif policy.older_than is None:
-            why = f"matches {policy.delete_regex!r}" + (
-                f" and is not one of the {policy.keep_newest} newest" if policy.keep_newest is not None else ""
-            )
-            decided[info.tag] = PlannedTag(info.tag, True, "delete-regex", why, info.digest)
-        elif info.created is None:
-            decided[info.tag] = PlannedTag(info.tag, False, "older-than", "creation time unknown", info.digest)
-        elif info.created < now - policy.older_than:
-            why = f"created {info.created.isoformat()}, older than {policy.older_than}"
-            decided[info.tag] = PlannedTag(info.tag, True, "older-than", why, info.digest)
-        else:
-            why = f"created {info.created.isoformat()}, younger than {policy.older_than}"
-            decided[info.tag] = PlannedTag(info.tag, False, "older-than", why, info.digest)
+    """Rank by creation time (newest first); a tag whose age is unknown is kept and never displaces one."""
+    aged = policy.keep_newest is not None or policy.older_than is not None
+    known = sorted((i for i in candidates if i.created is not None), key=lambda i: (i.created, i.tag), reverse=True)
+    for info in candidates:
+        if aged and info.created is None:
+            decided[info.tag] = PlannedTag(info.tag, False, "age", "creation time unknown", info.digest)
+    for rank, info in enumerate(known if aged else candidates):
+        decided[info.tag] = _by_age(info, rank, policy, now)
 
 
-def collect_tags(
-    client: RegistryClient, repository: str, need_created: bool, workers: int = DEFAULT_WORKERS
-) -> list[TagInfo]:
-    """Every tag with its digest and (when `need_created`) its image's creation time, looked up in parallel."""
-    digests = digests_of(client, repository, client.list_tags(repository), workers)
-    created: dict[str, datetime | None] = {}
-    if need_created:
-        unique = sorted({digest for digest in digests.values() if digest})
-        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="created") as pool:
-            times = list(pool.map(lambda digest: client.image_created(repository, digest), unique))
-        created = dict(zip(unique, times, strict=True))
-    return [
-        TagInfo(tag, digest, created.get(digest) if digest else None)
-        for tag, digest in digests.items()
-        if digest is not None
-    ]
+def _by_age(info: TagInfo, rank: int, policy: Policy, now: datetime) -> PlannedTag:
+    if policy.keep_newest is not None and rank < policy.keep_newest:
+        return PlannedTag(info.tag, False, "keep-newest", f"one of the {policy.keep_newest} newest", info.digest)
+    if policy.older_than is None or info.created is None:
+        why = f"matches {policy.delete_regex!r}" + (
+            f" and is not one of the {policy.keep_newest} newest" if policy.keep_newest is not None else ""
+        )
+        return PlannedTag(info.tag, True, "delete-regex", why, info.digest)
+    if info.created < now - policy.older_than:
+        why = f"created {info.created.isoformat()}, older than {policy.older_than}"
+        return PlannedTag(info.tag, True, "older-than", why, info.digest)
+    why = f"created {info.created.isoformat()}, younger than {policy.older_than}"
+    return PlannedTag(info.tag, False, "older-than", why, info.digest)
 
 
-def execute_plan(
-    client: RegistryClient, plan: Plan, *, dry_run: bool = True, workers: int = DEFAULT_WORKERS
-) -> CleanupReport:
-    """Carry out `plan` (dry run by default): kept tags are reported with their rule, the rest deleted."""
-    doomed = plan.to_delete
-    reasons = {e.tag: f"[{e.rule}] {e.reason}" for e in plan.entries if e.delete}
-    report = delete_tags(client, plan.repository, doomed, dry_run=dry_run, workers=workers, reasons=reasons)
-    kept = tuple(TagOutcome(e.tag, "kept", f"[{e.rule}] {e.reason}", e.digest) for e in plan.entries if not e.delete)
-    return CleanupReport(plan.repository, kept + report.outcomes, report.notes, dry_run)
-
-
-def cleanup_policy(
-    client: RegistryClient,
-    repository: str,
-    policy: Policy,
-    *,
-    now: datetime | None = None,
-    dry_run: bool = True,
-    workers: int = DEFAULT_WORKERS,
-) -> tuple[Plan, CleanupReport]:
-    """Collect the tags, plan by `policy`, execute (dry run by default)."""
-    tags = collect_tags(client, repository, policy.needs_created, workers)
-    plan = plan_policy(repository, tags, policy, now or datetime.now(UTC))
-    return plan, execute_plan(client, plan, dry_run=dry_run, workers=workers)
+def policy_candidates(plan: Plan, tags: Mapping[str, TagInfo]) -> dict[str, str]:
+    """What the plan deletes, with its rule, plus every placeholder (never an image: always finished)."""
+    wanted = {e.tag: f"[{e.rule}] {e.reason}" for e in plan.entries if e.delete}
+    placeholders = {tag: "placeholder" for tag, info in tags.items() if info.placeholder}
+    return wanted | placeholders

@@ -1,21 +1,29 @@
-"""The cleanup stage: what the cleanup tasks do with the settings, the registry client and the cleanup
-engine (conveyor.cleanup), and how their reports are printed."""
+"""The cleanup stage: what the cleanup tasks do with the settings, the registry client, the cleanup engine
+(conveyor.cleanup) and the deletion guard (conveyor.guard, with its knowledge), and how their reports are
+printed. Every deletion goes through `guarded`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
+from conveyor import tagnames
 from conveyor.cleanup import (
     CleanupReport,
     Policy,
-    cleanup_ci_image,
-    cleanup_policy,
-    delete_tag,
-    parse_duration,
+    TagOutcome,
+    apply_verdicts,
+    collect_tags,
     parse_target,
-    promote_and_delete_old_prod,
+    plan_policy,
+    policy_candidates,
+    promote,
 )
-from conveyor.errors import ConfigError, RegistryError
+from conveyor.errors import CleanupRefused, ConfigError, RegistryError
+from conveyor.gitinfo import GitAnswer
+from conveyor.guard import TagInfo, decide
+from conveyor.knowledge import Knowledge
 from conveyor.reference import ImageReference
 from conveyor.registry import GitLabTagsApi, RegistryClient, resolve_credentials
 from conveyor.slug import ref_slug
@@ -69,57 +77,120 @@ def repository_of(tools: Toolbox, name: str) -> str:
     return ImageReference.parse(f"{tools.settings.registry_image}/{name}").repository
 
 
-def cleanup_one_tag(tools: Toolbox, tag: str, dry_run: bool) -> None:
+def knowledge(tools: Toolbox, skip_cluster_check: bool = False) -> Knowledge:
+    """The deletion guard's knowledge for a standalone cleanup task: strict (a cluster that cannot be
+    asked refuses the run before anything changes)."""
+    return Knowledge(tools, GitAnswer(tools.settings.project_dir).origin_branches, skip_cluster_check)
+
+
+def guarded(
+    client: RegistryClient,
+    known: Knowledge,
+    repository: str,
+    candidates: Mapping[str, str],
+    tags: Mapping[str, TagInfo] | None = None,
+    dry_run: bool = False,
+    notes: Sequence[str] = (),
+) -> CleanupReport:
+    """Ask the deletion guard about `candidates` (tag -> why), then delete what it lets go."""
+    tags = tags if tags is not None else collect_tags(client, repository, only=set(candidates))
+    facts = known.facts(repository, tags, candidates)
+    verdicts = decide(candidates, facts)
+    notes = (*notes, facts.cluster_note) if facts.cluster_note else tuple(notes)
+    return apply_verdicts(client, repository, verdicts, dry_run=dry_run, notes=notes)
+
+
+def cleanup_one_tag(tools: Toolbox, tag: str, dry_run: bool, skip_cluster_check: bool = False) -> None:
+    """`inv cleanup --tag`: delete one tag if the guard lets it go; a kept tag is a refusal (exit 1)."""
     target = parse_target(tag, tools.settings.registry)
     with registry_client(tools) as client:
-        show(tools, [delete_tag(client, target.repository, target.tag, dry_run)])
+        known = knowledge(tools, skip_cluster_check)
+        report = guarded(client, known, target.repository, {target.tag: "asked for"}, dry_run=dry_run)
+    show(tools, [report])
+    if kept := [o for o in report.outcomes if o.action == "kept"]:
+        raise CleanupRefused(f"{target} was not deleted: {kept[0].reason}", "nothing was changed")
 
 
 def cleanup_this_ci_image(tools: Toolbox, dry_run: bool = False) -> None:
     """Delete this commit's CI image tag; the branch tag (same digest) stays."""
     images = tools.settings.images
+    commit, branch = images.ci_commit, images.ci_branch
+    if commit.tag == branch.tag:
+        why = "the commit tag is the branch tag: deleting it would take the branch's image"
+        show(tools, [CleanupReport(commit.repository, (TagOutcome(commit.tag, "kept", why),), dry_run=dry_run)])
+        return
     with registry_client(tools) as client:
-        report = cleanup_ci_image(
-            client, images.ci_commit.repository, images.ci_commit.tag, images.ci_branch.tag, dry_run
+        before = client.head_digest(branch.repository, branch.tag)
+        report = guarded(
+            client, knowledge(tools), commit.repository, {commit.tag: "this commit's CI image"}, None, dry_run
         )
-        show(tools, [report])
+        after = before if dry_run else client.head_digest(branch.repository, branch.tag)
+    show(tools, [report])
+    if after is None:
+        tools.console.line(f"note: branch tag {branch.tag} does not exist")
+    elif after == before:
+        tools.console.line(f"note: branch tag {branch.tag} still points at {after}")
+    else:
+        tools.console.line(f"note: branch tag {branch.tag} now points at {after} (pushed meanwhile)")
 
 
-def cleanup_old_prod(tools: Toolbox, dry_run: bool = False) -> None:
-    """For every prod image: move `prod` to `prod-<sha>`, delete the image `prod` pointed at before unless
-    it is the same or another tag that must survive still uses it."""
+def cleanup_old_prod(tools: Toolbox, known: Knowledge, dry_run: bool = False) -> None:
+    """For every prod image: move the environment's promotion tag to this commit's release, then delete
+    the releases the guard lets go (not used by a cluster, not among the newest kept for rollback, not
+    promoted anywhere). The caller has verified the rollout (see deploy_stage.promotable)."""
     prod = tools.settings.images.prod
     if not prod:
         tools.console.line("cleanup.old-prod: no prod images configured")
         return
+    for names in prod.values():
+        known.check(names.release.repository)
+    reports = []
     with registry_client(tools) as client:
-        reports = [
-            promote_and_delete_old_prod(client, names.commit.repository, names.commit.tag, dry_run=dry_run)
-            for names in prod.values()
-        ]
-        show(tools, reports)
+        for names in prod.values():
+            repository, release, promotion = names.release.repository, names.release.tag, names.promotion.tag
+            note = promote(client, repository, release, promotion, dry_run)
+            tags = collect_tags(client, repository, only=())
+            if dry_run and release in tags:  # as the registry will be once promoted
+                tags[promotion] = replace(tags[release], tag=promotion)
+            older = {t: "an older release" for t in tags if tagnames.is_release(t) and t != release}
+            reports.append(guarded(client, known, repository, older, tags, dry_run, (note,)))
+    show(tools, reports)
 
 
-def cleanup_by_policy(
-    tools: Toolbox,
-    image: str,
-    keep_regex: str,
-    delete_regex: str,
-    keep_newest: int | None,
-    older_than: str,
-    gone_branches: bool,
-    live_branches: frozenset[str] | None,
-    dry_run: bool,
-) -> None:
-    if gone_branches and live_branches is None:
-        raise ConfigError("cannot tell which branches exist (git failed)", "run in the project's git checkout")
-    policy = Policy(
-        keep_regex=keep_regex,
-        delete_regex=delete_regex,
-        keep_newest=keep_newest,
-        older_than=parse_duration(older_than) if older_than else None,
-        live_branches=frozenset(ref_slug(b) for b in live_branches or ()) if gone_branches else None,
+def cleanup_by_policy(tools: Toolbox, rules: PolicyRules, dry_run: bool, skip_cluster_check: bool = False) -> None:
+    """`inv cleanup.policy`: plan by the rules, then let the guard weigh every tag the plan would delete."""
+    known = knowledge(tools, skip_cluster_check)
+    live = frozenset(ref_slug(b) for b in known.live_branches()) if rules.gone_branches else None
+    policy = Policy(rules.keep_regex, rules.delete_regex, rules.keep_newest, rules.older_than, live)
+    repository = repository_of(tools, rules.image)
+    with registry_client(tools) as client:
+        created_for = (lambda _tag: True) if policy.needs_created else tagnames.is_release
+        tags = collect_tags(client, repository, created_for=created_for)
+        plan = plan_policy(repository, list(tags.values()), policy, datetime.now(UTC))
+        candidates = policy_candidates(plan, tags)
+        report = guarded(client, known, repository, candidates, tags, dry_run)
+    kept = tuple(
+        TagOutcome(e.tag, "kept", f"[{e.rule}] {e.reason}", e.digest) for e in plan.entries if e.tag not in candidates
     )
-    with registry_client(tools) as client:
-        _plan, report = cleanup_policy(client, repository_of(tools, image), policy, dry_run=dry_run)
-        show(tools, [report])
+    show(tools, [replace(report, outcomes=kept + report.outcomes)])
+
+
+def parse_count(flag: str, text: str) -> int | None:
+    """A flag's whole number of at least 0 ("" = not given)."""
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ConfigError(f"{flag} {text!r} is not a whole number", f"give {flag} 0 or more, or leave it out")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class PolicyRules:
+    """cleanup.policy's flags, checked: which image, and the rules of conveyor.cleanup.Policy."""
+
+    image: str
+    keep_regex: str = ""
+    delete_regex: str = ""
+    keep_newest: int | None = None
+    older_than: timedelta | None = None
+    gone_branches: bool = False

@@ -1,16 +1,19 @@
-"""The deploy stage: set the new prod image on each configured Deployment container, wait for each rollout
-as kubectl decides (failing fast on pods that cannot start), then promote `prod` and delete the previous
-prod image. On a failed rollout: keep `prod`, delete the failed `prod-<sha>` tag, and optionally roll back
-as `kubectl rollout undo` does, waiting for that too. Everything is checked before anything changes."""
+"""The deploy stage: set the new release on each configured Deployment container, wait for each rollout as
+kubectl decides (failing fast on pods that cannot start), then promote the environment's tag and delete
+the releases the deletion guard lets go. On a failed rollout: keep the promotion tag where it was,
+optionally roll back as `kubectl rollout undo` does, and keep the failed release while the cluster
+references it. Everything is checked before anything changes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Sequence
 
-from conveyor.cleanup import delete_tag
-from conveyor.cleanup_stage import cleanup_old_prod, registry_client, show
-from conveyor.errors import ConfigError, RegistryError
+from conveyor import places
+from conveyor.cleanup_stage import cleanup_old_prod, guarded, registry_client, show
+from conveyor.errors import CleanupRefused, ConfigError, RegistryError
+from conveyor.gitinfo import GitAnswer
+from conveyor.guard import Branches
+from conveyor.knowledge import Knowledge
 from conveyor.kube import (
     Cluster,
     ImageChange,
@@ -18,7 +21,7 @@ from conveyor.kube import (
     RolloutResult,
     UnknownContainer,
     WaitOptions,
-    load_cluster,
+    deployment_verdict,
     rollback,
     set_image,
     wait_for_rollout,
@@ -29,19 +32,8 @@ from conveyor.toolbox import Toolbox
 
 
 def connect(tools: Toolbox, kubeconfig: str = "") -> Cluster:
-    """The cluster: --kubeconfig, KUBECONFIG, ~/.kube/config, then in-cluster; says which."""
-    settings = tools.settings
-    in_cluster = {
-        "KUBERNETES_SERVICE_HOST": settings.kubernetes_service_host,
-        "KUBERNETES_SERVICE_PORT": settings.kubernetes_service_port,
-    }
-    cluster = load_cluster(
-        kubeconfig=kubeconfig or None,
-        env_kubeconfig=settings.kubeconfig or None,
-        namespace=settings.kube_namespace or None,
-        home=Path.home(),
-        environ={key: value for key, value in in_cluster.items() if value},
-    )
+    """The cluster of the environment being deployed; says which context and namespace."""
+    cluster = places.connect(tools, tools.settings.deploy_place, kubeconfig)
     tools.console.line(f"cluster: {cluster.target.describe()}")
     return cluster
 
@@ -69,11 +61,7 @@ def status(tools: Toolbox, deployment: str = "", kubeconfig: str = "") -> None:
             wait(tools, cluster, name, options).raise_for_failure()
 
 
-def deploy(
-    tools: Toolbox,
-    kubeconfig: str = "",
-    dry_run: bool = False,
-) -> None:
+def deploy(tools: Toolbox, kubeconfig: str = "", dry_run: bool = False) -> None:
     """`inv deploy`; the rollout timeout and rollback come from the settings (task flags win there)."""
     settings = tools.settings
     targets = settings.deploy_targets
@@ -90,12 +78,27 @@ def deploy(
         for change in changes:
             tools.console.line(change.describe())
         options = wait_options(tools)
-        results = [wait(tools, cluster, change.deployment, options) for change in changed(changes)]
-        failed = [result for result in results if not result.ok]
-        if not failed:
-            cleanup_old_prod(tools)
-            return
-        handle_failure(tools, cluster, changes, failed, settings.rollback_enabled)
+        results = [settle(tools, cluster, change, options) for change in changes]
+        known = Knowledge(tools, origin(tools), strict=False, opened={settings.deploy_place.environment: cluster})
+        if failed := [result for result in results if not result.ok]:
+            handle_failure(tools, cluster, known, changes, failed, settings.rollback_enabled)
+        cleanup_old_prod(tools, known)
+        warn_if_unknown(tools, known)
+
+
+def settle(tools: Toolbox, cluster: Cluster, change: ImageChange, options: WaitOptions) -> RolloutResult:
+    """A changed Deployment is waited for. An unchanged one counts as verified only when it is fully rolled
+    out (with the image it already runs); otherwise its rollout in progress is waited for."""
+    if not change.changed:
+        verdict = deployment_verdict(cluster.get_deployment(change.deployment))
+        if verdict.done:
+            tools.console.line(f'deployment "{change.deployment}": no change; its rollout is complete')
+            return RolloutResult(change.deployment, True, verdict.message)
+    return wait(tools, cluster, change.deployment, options)
+
+
+def origin(tools: Toolbox) -> Callable[[], Branches]:
+    return GitAnswer(tools.settings.project_dir).origin_branches
 
 
 def check_deployable(tools: Toolbox) -> None:
@@ -113,7 +116,7 @@ def check_prod_images(tools: Toolbox, targets: Sequence[DeployTarget]) -> None:
     """Every image to deploy must be in the registry: a cluster would otherwise fail to pull it."""
     with registry_client(tools) as client:
         for target in targets:
-            ref = tools.settings.images.prod[target.image].commit
+            ref = tools.settings.images.prod[target.image].release
             if client.head_digest(ref.repository, ref.tag) is None:
                 raise RegistryError(
                     f"the prod image {ref} is not in the registry", "run inv build-prod for this commit"
@@ -131,8 +134,31 @@ def check_targets(cluster: Cluster, targets: Sequence[DeployTarget]) -> None:
             )
 
 
+def check_promotable(tools: Toolbox, kubeconfig: str = "") -> None:
+    """For a promotion outside `inv deploy`: every deploy target runs this commit's release and is fully
+    rolled out. Promotion follows a verified rollout, never precedes one."""
+    targets = tools.settings.deploy_place.targets
+    if not targets:
+        return
+    with connect(tools, kubeconfig) as cluster:
+        for target in targets:
+            deployment = cluster.get_deployment(target.deployment)
+            runs, release = container_images(deployment).get(target.container, ""), image_of(tools, target)
+            if runs != release:
+                raise CleanupRefused(
+                    f'deployment "{target.deployment}" container {target.container} runs {runs or "nothing"}, '
+                    f"not {release}: nothing was promoted",
+                    "promotion follows a verified rollout: run inv deploy",
+                )
+            verdict = deployment_verdict(deployment)
+            if not verdict.done:
+                raise CleanupRefused(
+                    f"{verdict.message}: nothing was promoted", "wait with inv deploy.status, then run this again"
+                )
+
+
 def image_of(tools: Toolbox, target: DeployTarget) -> str:
-    return str(tools.settings.images.prod[target.image].commit)
+    return str(tools.settings.images.prod[target.image].release)
 
 
 def plan(tools: Toolbox, cluster: Cluster, targets: Sequence[DeployTarget]) -> list[str]:
@@ -142,31 +168,27 @@ def plan(tools: Toolbox, cluster: Cluster, targets: Sequence[DeployTarget]) -> l
         new = image_of(tools, target)
         action = "no change" if current == new else f"set image {current} -> {new}, then wait for the rollout"
         lines.append(f'deployment "{target.deployment}" container {target.container}: {action}')
+    keep = tools.settings.keep_releases
     for names in tools.settings.images.prod.values():
-        lines.append(f"on success: move {names.generic} to {names.commit} and delete the previous prod image")
-        lines.append(f"on failure: keep {names.generic}, delete {names.commit}")
+        lines.append(
+            f"on success: move {names.promotion} to {names.release}, then delete the releases no cluster uses "
+            f"that are not among the {keep} newest"
+        )
+        lines.append(f"on failure: keep {names.promotion}; keep {names.release} while the cluster references it")
     return lines
-
-
-def changed(changes: Sequence[ImageChange]) -> list[ImageChange]:
-    return [change for change in changes if change.changed]
 
 
 def handle_failure(
     tools: Toolbox,
     cluster: Cluster,
+    known: Knowledge,
     changes: Sequence[ImageChange],
     failed: Sequence[RolloutResult],
     roll_back: bool,
 ) -> None:
-    """Keep `prod`, delete the failed `prod-<sha>` tags, roll back if asked; then fail with the reason."""
-    with registry_client(tools) as client:
-        reports = [
-            delete_tag(client, names.commit.repository, names.commit.tag)
-            for names in tools.settings.images.prod.values()
-        ]
-    show(tools, reports)
-    tools.console.line("kept the generic prod tag where it was")
+    """Keep the promotion tag, roll back if asked, then let the guard weigh the failed release (the
+    cluster references it: in the Deployment, or in its rollout history after a rollback); then fail."""
+    tools.console.line(f"kept {tools.settings.deploy_place.promotion_tag} where it was")
     if roll_back:
         options = wait_options(tools)
         for change in changed(changes):
@@ -174,7 +196,33 @@ def handle_failure(
             tools.console.line(f'deployment "{change.deployment}": {undone.message} (to revision {undone.revision})')
             if undone.rolled_back:
                 wait(tools, cluster, change.deployment, options)
+    else:
+        for change in changed(changes):
+            tools.console.line(f"to roll back: {undo_command(cluster, change.deployment)}")
+    with registry_client(tools) as client:
+        reports = [
+            guarded(client, known, names.release.repository, {names.release.tag: "the failed release"})
+            for names in tools.settings.images.prod.values()
+        ]
+    show(tools, reports)
+    warn_if_unknown(tools, known)
     raise RolloutFailed(failed[0].message + ("; rolled back" if roll_back else "; not rolled back (CONVEYOR_ROLLBACK)"))
+
+
+def undo_command(cluster: Cluster, deployment: str) -> str:
+    target = cluster.target
+    context = f" --context {target.context}" if target.context and target.context != "in-cluster" else ""
+    return f"kubectl rollout undo deployment/{deployment} --namespace {target.namespace}{context}"
+
+
+def warn_if_unknown(tools: Toolbox, known: Knowledge) -> None:
+    for view in known.clusters():
+        if view.problem:
+            tools.console.line(f"warning: kept every release {view.place} might use: {view.problem}")
+
+
+def changed(changes: Sequence[ImageChange]) -> list[ImageChange]:
+    return [change for change in changes if change.changed]
 
 
 def unique(items: Iterable[str]) -> list[str]:

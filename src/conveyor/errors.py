@@ -35,6 +35,10 @@ class RegistryError(ConveyorError):
     """The registry refused or failed an operation."""
 
 
+class CleanupRefused(ConveyorError):
+    """The deletion guard kept a tag the user asked to delete."""
+
+
 class JobFailed(ConveyorError):
     """A test job ran and failed; its exit code becomes the task's."""
 

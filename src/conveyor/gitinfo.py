@@ -1,17 +1,24 @@
-"""What git says about the project: the commit and branch, for runs outside GitLab."""
+"""What git says about the project: the commit and branch, for runs outside GitLab, and the branches on
+`origin`, for the deletion guard."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from conveyor import process
 from conveyor.errors import ToolError
+from conveyor.guard import Branches
 from conveyor.process import Command
 
 _QUESTIONS = {
     "commit": ("git", "rev-parse", "--verify", "-q", "HEAD"),
     "branch": ("git", "symbolic-ref", "--short", "-q", "HEAD"),
 }
+LS_REMOTE_TIMEOUT = 30.0
+_USERINFO = re.compile(r"://[^/@\s]+@")  # credentials in a remote's URL (GitLab puts the job token there)
+# Never wait for a password prompt: a job has no one to answer it.
+_NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true"}
 
 
 class GitAnswer:
@@ -21,22 +28,29 @@ class GitAnswer:
         self._project_dir = project_dir
 
     def __call__(self, question: str) -> str | None:
-        lines = self._git(*_QUESTIONS[question][1:])
-        return lines[0].strip() if lines else None
+        result = self._git(*_QUESTIONS[question][1:])
+        return result.lines[0].strip() if result is not None and result.ok and result.lines else None
 
-    def branches(self) -> frozenset[str] | None:
-        """Names of the branches that exist: on `origin` when there is one (what GitLab has), else locally.
-        None when git cannot tell (then rules about gone branches must not run)."""
-        remote = self._git("ls-remote", "--heads", "origin") if self._git("remote", "get-url", "origin") else None
-        if remote is not None:
-            return frozenset(line.split("refs/heads/", 1)[1] for line in remote if "refs/heads/" in line)
-        local = self._git("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads")
-        return frozenset(line.strip() for line in local if line.strip()) if local is not None else None
+    def origin_branches(self) -> Branches:
+        """The branches on `origin`, which is what GitLab has. Never local branches: a branch deleted on the
+        server may linger in a checkout. Says why when origin is missing or cannot be reached."""
+        if (remote := self._git("remote", "get-url", "origin")) is None or not remote.ok:
+            return Branches(problem="this checkout has no origin remote")
+        listed = self._git("ls-remote", "--heads", "origin", timeout=LS_REMOTE_TIMEOUT)
+        if listed is None:
+            return Branches(problem="git is not installed")
+        if listed.timed_out:
+            return Branches(problem=f"git ls-remote origin did not answer within {LS_REMOTE_TIMEOUT:.0f} s")
+        if not listed.ok:
+            why = _USERINFO.sub("://", listed.last_line()) or f"exit code {listed.returncode}"
+            return Branches(problem=f"git ls-remote origin failed: {why}")
+        heads = (line.split("refs/heads/", 1)[1] for line in listed.lines if "\trefs/heads/" in line)
+        return Branches(names=frozenset(heads))
 
-    def _git(self, *args: str) -> list[str] | None:
-        """git's output lines, or None when git is missing or fails."""
+    def _git(self, *args: str, timeout: float | None = None) -> process.Completed | None:
+        """git's answer, or None when git is missing."""
+        command = Command(argv=("git", *args), cwd=str(self._project_dir), env=_NO_PROMPT, timeout=timeout)
         try:
-            result = process.run(Command(argv=("git", *args), cwd=str(self._project_dir)))
+            return process.run(command)
         except ToolError:
             return None
-        return list(result.lines) if result.ok else None

@@ -59,7 +59,7 @@ def build_prod(tools: Toolbox, dry_run: bool = False) -> list[BuildResult]:
         tools.console.line(f"build-prod: skipped: {settings.ref_name!r} is not a deployable branch ({patterns})")
         return []
     targets = [
-        BuildTarget(service=image.service, image=names.commit, cache=names.generic)
+        BuildTarget(service=image.service, image=names.release, cache=names.cache)
         for image in settings.prod_images
         for names in (settings.images.prod[image.name],)
     ]

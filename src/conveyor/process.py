@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ class Command:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
     stdin: str | None = None
+    timeout: float | None = None  # seconds; then the command is killed and Completed.timed_out is set
 
     def display(self) -> str:
         """The command line for messages (the environment and stdin are never shown)."""
@@ -36,10 +38,11 @@ class Completed:
     command: Command
     returncode: int
     lines: tuple[str, ...]
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0
+        return self.returncode == 0 and not self.timed_out
 
     @property
     def output(self) -> str:
@@ -74,17 +77,31 @@ def run(command: Command, sink: LineSink | None = None, base_env: Mapping[str, s
         )
     except FileNotFoundError as exc:
         raise ToolError(f"{command.argv[0]} is not installed", f"install it and put it on PATH ({exc})") from None
-    if command.stdin is not None and proc.stdin is not None:
-        proc.stdin.write(command.stdin)
-        proc.stdin.close()
-    lines: list[str] = []
-    assert proc.stdout is not None
-    for raw in proc.stdout:
-        line = raw.rstrip("\n")
-        lines.append(line)
-        if sink is not None:
-            sink(line)
-    return Completed(command=command, returncode=proc.wait(), lines=tuple(lines))
+    expired = threading.Event()
+
+    def kill() -> None:
+        expired.set()
+        proc.kill()
+
+    killer = threading.Timer(command.timeout, kill) if command.timeout is not None else None
+    if killer is not None:
+        killer.start()
+    try:
+        if command.stdin is not None and proc.stdin is not None:
+            proc.stdin.write(command.stdin)
+            proc.stdin.close()
+        lines: list[str] = []
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.rstrip("\n")
+            lines.append(line)
+            if sink is not None:
+                sink(line)
+        returncode = proc.wait()
+    finally:
+        if killer is not None:
+            killer.cancel()
+    return Completed(command=command, returncode=returncode, lines=tuple(lines), timed_out=expired.is_set())
 
 
 def argv(*parts: str | Sequence[str]) -> tuple[str, ...]:

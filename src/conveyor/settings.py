@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conveyor import tagnames
 from conveyor.errors import BadReference, ConfigError
 from conveyor.reference import ImageReference
 from conveyor.slug import ref_slug
@@ -22,7 +24,6 @@ GitLookup = Callable[[str], str | None]
 """Answers a git question ("commit" or "branch") for the project, or None outside a git repository."""
 
 DEFAULT_COVERAGE_REGEX = r"^\s*Lines:\s*(\d+(?:\.\d+)?)%"
-_SHA = re.compile(r"^[0-9a-f]{7,64}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -107,6 +108,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Roll back a failed deploy: true, false, or auto (on in GitLab CI, off elsewhere).",
     ),
     Setting("rollout_timeout", "CONVEYOR_ROLLOUT_TIMEOUT", "600", "Seconds to wait for a rollout."),
+    Setting(
+        "keep_releases",
+        "CONVEYOR_KEEP_RELEASES",
+        "3",
+        "The newest prod-<sha> releases of each prod image always kept, for rollback (at least 1).",
+    ),
     Setting("gitlab_ci", "GITLAB_CI", "", "Set to true by GitLab: log sections, rollback default."),
     Setting(
         "job_image",
@@ -156,11 +163,31 @@ class DeployTarget:
 
 
 @dataclass(frozen=True)
-class ProdNames:
-    """One prod image's tags: `prod-<sha>` for this commit and the generic `prod` (what is deployed)."""
+class Place:
+    """A place Conveyor deploys to: an environment's kube context (empty: the kubeconfig's current one),
+    namespace (empty: the context's), Deployment containers, and the tag promoted there after a rollout.
+    The deletion guard asks every place before it deletes anything a cluster might run."""
 
-    commit: ImageReference
-    generic: ImageReference
+    environment: str
+    context: str
+    namespace: str
+    targets: tuple[DeployTarget, ...]
+    promotion_tag: str
+
+    def describe(self) -> str:
+        context = f"context {self.context}" if self.context else "the current context"
+        namespace = f"namespace {self.namespace}" if self.namespace else "its namespace"
+        return f"environment {self.environment} ({context}, {namespace})"
+
+
+@dataclass(frozen=True)
+class ProdNames:
+    """One prod image's tags: the release `prod-<sha>` of this commit, the build cache `prod` (production's
+    promotion tag), and the promotion tag of the environment being deployed (`prod` for production)."""
+
+    release: ImageReference
+    cache: ImageReference
+    promotion: ImageReference
 
 
 @dataclass(frozen=True)
@@ -207,6 +234,7 @@ class Settings:
     environment_name: str
     rollback: str
     rollout_timeout: str
+    keep_releases: int
     gitlab_ci: str
     job_image: str
     dind_image: str
@@ -222,9 +250,23 @@ class Settings:
         for image in self.prod_images:
             repository = ImageReference.parse(f"{self.registry_image}/{image.name}")
             prod[image.name] = ProdNames(
-                commit=repository.with_tag(f"prod-{self.commit_sha}"), generic=repository.with_tag("prod")
+                release=repository.with_tag(tagnames.release_tag(self.commit_sha)),
+                cache=repository.with_tag(tagnames.GENERIC),
+                promotion=repository.with_tag(tagnames.promotion_tag(self.environment_name)),
             )
         return ImageNames(ci_commit=ci.with_tag(self.commit_sha), ci_branch=ci.with_tag(self.ref_slug), prod=prod)
+
+    @property
+    def deploy_place(self) -> Place:
+        """The place `inv deploy` deploys to: this environment (CI_ENVIRONMENT_NAME)."""
+        promotion = tagnames.promotion_tag(self.environment_name)
+        return Place(self.environment_name, "", self.kube_namespace, self.deploy_targets, promotion)
+
+    @property
+    def places(self) -> tuple[Place, ...]:
+        """Every place Conveyor deploys to, which the deletion guard asks (today one: this environment;
+        none without deploy targets)."""
+        return (self.deploy_place,) if self.deploy_targets else ()
 
     @property
     def in_gitlab(self) -> bool:
@@ -295,7 +337,9 @@ def load_settings(
     values["commit_sha"] = values["commit_sha"] or _from_git(git, "commit")
     values["ref_name"] = values["ref_name"] or _from_git(git, "branch")
     values["ref_slug"] = values["ref_slug"] or ref_slug(values["ref_name"])
+    keep_releases = _count("CONVEYOR_KEEP_RELEASES", values.pop("keep_releases"), minimum=1)
     settings = Settings(
+        keep_releases=keep_releases,
         project_dir=project_dir,
         compose_files=_paths(project_dir, values.pop("compose_files")),
         prod_compose_files=_paths(project_dir, values.pop("prod_compose_files")),
@@ -326,6 +370,16 @@ def _scalars(
         )
         values[setting.name] = next((str(v) for v in candidates if v not in (None, "")), setting.default)
     return values
+
+
+def _count(variable: str, text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"{variable} {text!r} is not a whole number of at least {minimum}", f"fix {variable}")
+    return value
 
 
 def _paths(project_dir: Path, text: str) -> tuple[Path, ...]:
@@ -398,12 +452,19 @@ def _test_jobs(raw: Mapping[str, Any], default_service: str) -> tuple[JobSpec, .
 
 
 def _validate(settings: Settings) -> None:
-    if not _SHA.match(settings.commit_sha):
+    if not tagnames.is_commit(settings.commit_sha):
         raise ConfigError(
             f"CI_COMMIT_SHA {settings.commit_sha!r} is not a commit SHA", "use 7 to 64 lower-case hex characters"
         )
     if not settings.ref_slug:
         raise ConfigError(f"ref {settings.ref_name!r} has an empty slug", "set CI_COMMIT_REF_NAME to a branch name")
+    promotion = tagnames.promotion_tag(settings.environment_name)
+    if promotion == tagnames.RELEASE_PREFIX or tagnames.is_release(promotion):
+        raise ConfigError(
+            f"CI_ENVIRONMENT_NAME {settings.environment_name!r} gives the promotion tag {promotion!r}, "
+            "which is not a name or looks like a release",
+            "name the environment with letters (production, staging, review-x)",
+        )
     if not _NAME.match(settings.compose_project):
         raise ConfigError(
             f"CONVEYOR_COMPOSE_PROJECT {settings.compose_project!r} is not a compose project name",
@@ -422,11 +483,11 @@ def _validate(settings: Settings) -> None:
             f"CONVEYOR_ROLLBACK (or --rollback) {settings.rollback!r} is not true, false or auto", "use yes or no"
         )
     try:
-        if float(settings.rollout_timeout) <= 0:
+        if not (math.isfinite(float(settings.rollout_timeout)) and float(settings.rollout_timeout) > 0):
             raise ValueError
     except ValueError:
         raise ConfigError(
-            f"CONVEYOR_ROLLOUT_TIMEOUT {settings.rollout_timeout!r} is not a positive number of seconds",
+            f"CONVEYOR_ROLLOUT_TIMEOUT (or --timeout) {settings.rollout_timeout!r} is not a positive number of seconds",
             "fix CONVEYOR_ROLLOUT_TIMEOUT",
         ) from None
     prod_names = {image.name for image in settings.prod_images}

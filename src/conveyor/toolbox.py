@@ -53,8 +53,8 @@ class Toolbox:
         env = {"CONVEYOR_BASE_IMAGE": settings.base_image}
         for name, names in settings.images.prod.items():
             key = name.upper().replace("-", "_").replace(".", "_")
-            env[f"CONVEYOR_PROD_IMAGE_{key}"] = str(names.commit)
-            env[f"CONVEYOR_PROD_CACHE_{key}"] = str(names.generic)
+            env[f"CONVEYOR_PROD_IMAGE_{key}"] = str(names.release)
+            env[f"CONVEYOR_PROD_CACHE_{key}"] = str(names.cache)
         return ComposeProject(
             files=settings.prod_compose_files,
             name=f"{settings.compose_project}-prod",

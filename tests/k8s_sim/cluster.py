@@ -1,7 +1,11 @@
 """A simulated deployment controller, ReplicaSet controller and kubelet working on the Store.
 
 The kubelet "pulls" an image by asking the real test registry (HEAD /v2/<repo>/manifests/<ref>), so an
-image that was never pushed fails with ErrImagePull, then ImagePullBackOff, as on a real node."""
+image that was never pushed fails with ErrImagePull, then ImagePullBackOff, as on a real node; a pulled
+image's status carries containerd's imageID (<repository>@<the registry's digest>).
+
+StatefulSets, DaemonSets, Jobs and CronJobs have no controller here: tests seed them (seed_object) to be
+listed. A bare Pod seeded that way is run by the kubelet."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,24 +52,155 @@ def owned_by(obj: Obj, uid: str) -> bool:
     return any(ref.get("uid") == uid and ref.get("controller") for ref in obj["metadata"].get("ownerReferences", []))
 
 
-def image_pull_error(image: str, registry: str | None) -> str:
-    """Empty when the image can be pulled, else containerd's message."""
+def repository(image: str) -> str:
+    """The image's repository as containerd names it: no tag or digest, Docker Hub names in full."""
+    name = image.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    first = name.split("/", 1)[0]
+    if "/" not in name or ("." not in first and ":" not in first and first != "localhost"):
+        name = "docker.io/" + (name if "/" in name else f"library/{name}")
+    return name
+
+
+@dataclass(frozen=True)
+class Pull:
+    """The outcome of pulling one image: containerd's imageID, or its error message."""
+
+    image_id: str = ""
+    error: str = ""
+
+
+def pull_image(image: str, registry: str | None) -> Pull:
+    """Pull `image` from the test registry (a HEAD of its manifest; the imageID carries the digest the
+    registry answered). Images elsewhere pull unless their tag says `missing`, with a fake digest."""
+    fake = Pull(f"{repository(image)}@sha256:{hashlib.sha256(image.encode()).hexdigest()}")
     host, _, rest = image.partition("/")
     if registry is None or host != registry:
-        return "" if ":missing" not in image else f'failed to resolve reference "{image}": not found'
+        return fake if ":missing" not in image else Pull(error=f'failed to resolve reference "{image}": not found')
     repo, ref = (rest.split("@", 1) if "@" in rest else rest.rsplit(":", 1)) if ":" in rest else (rest, "latest")
     try:
         answer = requests.head(
             f"http://{host}/v2/{repo}/manifests/{ref}", headers={"Accept": MANIFEST_TYPES}, timeout=5
         )
     except requests.RequestException as exc:
-        return f'failed to do request: Head "http://{host}/v2/{repo}/manifests/{ref}": {exc}'
+        return Pull(error=f'failed to do request: Head "http://{host}/v2/{repo}/manifests/{ref}": {exc}')
     if answer.status_code == 200:
-        return ""
-    return (
-        f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
+        digest = answer.headers.get("Docker-Content-Digest")
+        return Pull(f"{repository(image)}@{digest}") if digest else fake
+    return Pull(
+        error=f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
         f'failed to resolve reference "{image}": {image}: not found'
     )
+
+
+def pod_images(spec: Obj) -> list[str]:
+    """Every image a pod spec needs, init containers first, each once."""
+    containers = [*spec.get("initContainers", []), *spec.get("containers", [])]
+    return list(dict.fromkeys(str(c["image"]) for c in containers))
+
+
+def container(name: str, image: str) -> Obj:
+    """A container as the API server stores it after defaulting."""
+    return {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "Always" if image.endswith(":latest") else "IfNotPresent",
+        "resources": {},
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File",
+    }
+
+
+def pod_spec(containers: Mapping[str, str], init: Mapping[str, str] | None = None) -> Obj:
+    """A defaulted pod spec running `containers` (name -> image) after the `init` containers."""
+    spec: Obj = {"containers": [container(name, image) for name, image in containers.items()]}
+    if init:
+        spec["initContainers"] = [container(name, image) for name, image in init.items()]
+    spec.update(
+        restartPolicy="Always",
+        terminationGracePeriodSeconds=30,
+        dnsPolicy="ClusterFirst",
+        securityContext={},
+        schedulerName="default-scheduler",
+    )
+    return spec
+
+
+KINDS = {
+    "statefulsets": ("apps/v1", "StatefulSet"),
+    "daemonsets": ("apps/v1", "DaemonSet"),
+    "jobs": ("batch/v1", "Job"),
+    "cronjobs": ("batch/v1", "CronJob"),
+    "pods": ("v1", "Pod"),
+}
+
+
+def workload(kind: str, namespace: str, name: str, spec: Obj) -> Obj:
+    """A StatefulSet, DaemonSet, Job, CronJob or bare Pod (plural `kind`) running pod spec `spec`, in the
+    shape the real API server stores after defaulting (a Job's selector names its own uid)."""
+    labels = {"app": name}
+    meta: Obj = {"name": name, "namespace": namespace, "labels": labels}
+    template: Obj = {"metadata": {"labels": labels}, "spec": spec}
+    batch = {**spec, "restartPolicy": "Never" if kind == "jobs" else "OnFailure"}  # Always is invalid for a Job
+    body: Obj
+    if kind == "statefulsets":
+        body = {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": template,
+            "serviceName": name,
+            "podManagementPolicy": "OrderedReady",
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+            "revisionHistoryLimit": 10,
+            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+        }
+        status: Obj = {"replicas": 0, "availableReplicas": 0}
+    elif kind == "daemonsets":
+        body = {
+            "selector": {"matchLabels": labels},
+            "template": template,
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
+            "revisionHistoryLimit": 10,
+        }
+        status = {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0}
+    elif kind == "jobs":
+        meta["uid"] = str(uuid.uuid4())
+        meta["labels"] = labels = {
+            "batch.kubernetes.io/controller-uid": meta["uid"],
+            "batch.kubernetes.io/job-name": name,
+            "controller-uid": meta["uid"],
+            "job-name": name,
+        }
+        body = {
+            "parallelism": 1,
+            "completions": 1,
+            "backoffLimit": 6,
+            "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": meta["uid"]}},
+            "template": {"metadata": {"labels": labels}, "spec": batch},
+            "completionMode": "NonIndexed",
+            "suspend": False,
+            "podReplacementPolicy": "TerminatingOrFailed",
+        }
+        status = {}
+    elif kind == "cronjobs":
+        body = {
+            "schedule": "*/5 * * * *",
+            "concurrencyPolicy": "Allow",
+            "suspend": False,
+            "jobTemplate": {"metadata": {}, "spec": {"template": {"metadata": {}, "spec": batch}}},
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 1,
+        }
+        status = {}
+    elif kind == "pods":
+        meta["labels"] = {"run": name}
+        body, status = copy.deepcopy(spec), {"phase": "Pending", "qosClass": "BestEffort"}
+    else:
+        raise ValueError(f"cannot seed {kind}: one of statefulsets, daemonsets, jobs, cronjobs, pods")
+    gv, kind_name = KINDS[kind]
+    return {"apiVersion": gv, "kind": kind_name, "metadata": meta, "spec": body, "status": status}
+
 
 
 def _open_gate() -> threading.Event:
@@ -82,6 +218,8 @@ class PodRuntime:
     since: float = 0.0
     restarts: int = 0
     pull_error: str = ""
+    failed_image: str = ""  # the image whose pull failed
+    image_ids: dict[str, str] = field(default_factory=dict)  # image -> containerd's imageID, once pulled
 
 
 @dataclass
@@ -126,7 +264,9 @@ class Cluster:
             self._stop.wait(self.tick)
 
     # -- seeding -------------------------------------------------------------------------------------
-    def seed_deployment(self, namespace: str, name: str, image: str, container: str = "app") -> Obj:
+    def seed_deployment(
+        self, namespace: str, name: str, image: str, container: str = "app", revision_history_limit: int = 10
+    ) -> Obj:
         """A Deployment that has already rolled out revision 1 with `image`: its ReplicaSet and ready pods."""
         labels = {"app": name}
         deployment: Obj = {
@@ -136,28 +276,9 @@ class Cluster:
             "spec": {
                 "replicas": self.scenario.replicas,
                 "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": container,
-                                "image": image,
-                                "imagePullPolicy": "IfNotPresent",
-                                "resources": {},
-                                "terminationMessagePath": "/dev/termination-log",
-                                "terminationMessagePolicy": "File",
-                            }
-                        ],
-                        "restartPolicy": "Always",
-                        "terminationGracePeriodSeconds": 30,
-                        "dnsPolicy": "ClusterFirst",
-                        "securityContext": {},
-                        "schedulerName": "default-scheduler",
-                    },
-                },
+                "template": {"metadata": {"labels": labels}, "spec": pod_spec({container: image})},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
-                "revisionHistoryLimit": 10,
+                "revisionHistoryLimit": revision_history_limit,
                 "progressDeadlineSeconds": self.scenario.progress_deadline,
             },
             "status": {},
@@ -167,11 +288,17 @@ class Cluster:
         now = time.monotonic()
         self.deployments[uid] = DeploymentRuntime(generation_seen=1, generation_time=now, rollout_start=now)
         rs = self._create_replicaset(created, 1)
+        image_ids = {image: pull_image(image, self.registry).image_id}
         for _ in range(self.scenario.replicas):
             pod = self._create_pod(rs)
-            self.pods[pod["metadata"]["uid"]] = PodRuntime(created=now, phase="ready", since=now)
+            self.pods[pod["metadata"]["uid"]] = PodRuntime(created=now, phase="ready", since=now, image_ids=image_ids)
         self.reconcile()
         return created
+
+    def seed_object(self, kind: str, namespace: str, name: str, spec: Obj) -> Obj:
+        """Create a StatefulSet, DaemonSet, Job, CronJob or bare Pod (plural `kind`) whose pods run `spec`
+        (see pod_spec()). Nothing controls them; the kubelet runs a bare Pod."""
+        return self.store.create(kind, workload(kind, namespace, name, spec))
 
     # -- controller ----------------------------------------------------------------------------------
     def reconcile(self) -> None:
@@ -207,6 +334,28 @@ class Cluster:
         olds = [rs for rs in replicasets if rs["metadata"]["uid"] != new_rs["metadata"]["uid"]]
         self._scale(deployment, new_rs, olds)
         self._update_status(deployment, runtime)
+        self._cleanup(deployment, new_rs)
+
+    def _cleanup(self, deployment: Obj, new_rs: Obj) -> None:
+        """The deployment controller's cleanupDeployment once a rollout is complete: of the old ReplicaSets
+        beyond spec.revisionHistoryLimit, oldest revision first, delete those scaled down to nothing."""
+        meta = deployment["metadata"]
+        current = self.store.get("deployments", meta["namespace"], meta["name"])
+        if current is None or not _complete(current):
+            return
+        olds = [
+            rs
+            for rs in self.store.list("replicasets", meta["namespace"])[0]
+            if owned_by(rs, meta["uid"])
+            and rs["metadata"]["uid"] != new_rs["metadata"]["uid"]
+            and not rs["metadata"].get("deletionTimestamp")
+        ]
+        olds.sort(key=lambda rs: int(rs["metadata"].get("annotations", {}).get(REVISION, "0")))
+        for rs in olds[: max(0, len(olds) - int(current["spec"].get("revisionHistoryLimit", 10)))]:
+            busy = int(rs["status"].get("replicas", 0)) or int(rs["spec"].get("replicas", 0))
+            stale = int(rs["metadata"].get("generation", 1)) > int(rs["status"].get("observedGeneration", 0))
+            if not busy and not stale:
+                self.store.delete("replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"])
 
     def _new_replicaset(self, deployment: Obj, replicasets: list[Obj], runtime: DeploymentRuntime) -> Obj:
         template = without_hash(deployment["spec"]["template"])
@@ -444,15 +593,14 @@ class Cluster:
         self.store.update("deployments", meta["namespace"], meta["name"], lambda d: d.__setitem__("status", status_obj))
 
     def _collect_orphans(self) -> None:
-        """Garbage collection: ReplicaSets and pods whose owner is gone are deleted."""
-        uids = {d["metadata"]["uid"] for d in self.store.list("deployments")[0]}
-        for rs in self.store.list("replicasets")[0]:
-            if not any(ref["uid"] in uids for ref in rs["metadata"].get("ownerReferences", [])):
-                self.store.delete("replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"])
-        rs_uids = {rs["metadata"]["uid"] for rs in self.store.list("replicasets")[0]}
-        for pod in self.store.list("pods")[0]:
-            if not any(ref["uid"] in rs_uids for ref in pod["metadata"].get("ownerReferences", [])):
-                self.store.delete("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+        """Garbage collection: ReplicaSets and pods whose owners are all gone are deleted (objects without
+        owners, like a bare Pod, stay)."""
+        for kind, owner_kind in (("replicasets", "deployments"), ("pods", "replicasets")):
+            live = {o["metadata"]["uid"] for o in self.store.list(owner_kind)[0]}
+            for obj in self.store.list(kind)[0]:
+                refs = obj["metadata"].get("ownerReferences", [])
+                if refs and not any(ref["uid"] in live for ref in refs):
+                    self.store.delete(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
 
     # -- kubelet -------------------------------------------------------------------------------------
     def _kubelet(self, pod: Obj) -> None:
@@ -469,16 +617,17 @@ class Cluster:
         if (runtime.phase == "pulling" and now - runtime.since >= self.scenario.pull_delay) or (
             runtime.phase == "backoff" and now - runtime.since >= 3.0
         ):
-            error = image_pull_error(container["image"], self.registry)
+            pulls = {image: pull_image(image, self.registry) for image in pod_images(pod["spec"])}
+            failed, error = next(((image, p.error) for image, p in pulls.items() if p.error), ("", ""))
             if error:
                 if runtime.phase == "pulling" or runtime.pull_error != error:
-                    self._event(pod, "Warning", "Failed", f'Failed to pull image "{container["image"]}": {error}')
+                    self._event(pod, "Warning", "Failed", f'Failed to pull image "{failed}": {error}')
                     self._event(pod, "Warning", "Failed", "Error: ErrImagePull")
-                runtime.phase, runtime.since, runtime.pull_error = "backoff", now, error
+                runtime.phase, runtime.since, runtime.pull_error, runtime.failed_image = "backoff", now, error, failed
             else:
-                self._event(
-                    pod, "Normal", "Pulled", f'Container image "{container["image"]}" already present on machine'
-                )
+                for image in pulls:
+                    self._event(pod, "Normal", "Pulled", f'Container image "{image}" already present on machine')
+                runtime.image_ids = {image: p.image_id for image, p in pulls.items()}
                 runtime.phase, runtime.since = "running", now
         elif runtime.phase == "running" and crash and now - runtime.since >= 0.3:
             runtime.phase, runtime.since, runtime.restarts = "crashed", now, runtime.restarts + 1
@@ -587,9 +736,8 @@ def _pod_status(pod: Obj, runtime: PodRuntime, now: float) -> Obj:
         if now - runtime.since < 1.0:
             state = {"waiting": {"reason": "ErrImagePull", "message": runtime.pull_error}}
         else:
-            state = {
-                "waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{container["image"]}"'}
-            }
+            failed = runtime.failed_image or container["image"]
+            state = {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{failed}"'}}
     elif runtime.phase == "crashed":
         stamp = pod["metadata"]["creationTimestamp"]
         terminated = {"exitCode": 1, "reason": "Error", "startedAt": stamp, "finishedAt": stamp}
@@ -619,7 +767,7 @@ def _pod_status(pod: Obj, runtime: PodRuntime, now: float) -> Obj:
         condition["lastProbeTime"] = None
         if condition["status"] == "False":
             condition["reason"] = "ContainersNotReady"
-    return {
+    status: Obj = {
         "phase": "Running" if started or runtime.restarts else "Pending",
         "conditions": conditions,
         "hostIP": "10.0.0.1",
@@ -627,14 +775,32 @@ def _pod_status(pod: Obj, runtime: PodRuntime, now: float) -> Obj:
         "qosClass": "BestEffort",
         "containerStatuses": [
             {
-                "name": container["name"],
-                "image": container["image"],
-                "imageID": "",
+                "name": c["name"],
+                "image": c["image"],
+                "imageID": runtime.image_ids.get(c["image"], ""),
                 "ready": ready,
                 "started": started,
                 "restartCount": runtime.restarts,
                 "state": state,
                 "lastState": last_state,
             }
+            for c in pod["spec"]["containers"]
         ],
     }
+    if pod["spec"].get("initContainers"):  # not run: completed once every image is pulled
+        stamp = pod["metadata"]["creationTimestamp"]
+        done = {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": stamp, "finishedAt": stamp}}
+        status["initContainerStatuses"] = [
+            {
+                "name": c["name"],
+                "image": c["image"],
+                "imageID": runtime.image_ids.get(c["image"], ""),
+                "ready": bool(runtime.image_ids),
+                "started": False,
+                "restartCount": 0,
+                "state": done if runtime.image_ids else {"waiting": {"reason": "PodInitializing"}},
+                "lastState": {},
+            }
+            for c in pod["spec"]["initContainers"]
+        ]
+    return status

@@ -1,7 +1,8 @@
 """A simulated Kubernetes API server on 127.0.0.1 that the real `kubernetes` Python client and real
-`kubectl` talk to: discovery, namespaces, Deployments (get, list, patch, delete, watch), ReplicaSets, Pods
-and Events, with the real watch protocol (chunked JSON lines, resourceVersion, timeoutSeconds,
-fieldSelector, 410 Gone as an ERROR event). Every request is recorded with its body."""
+`kubectl` talk to: discovery, namespaces, Deployments (get, list, patch, delete, watch), ReplicaSets,
+StatefulSets, DaemonSets, Jobs, CronJobs, Pods and Events, with the real watch protocol (chunked JSON lines,
+resourceVersion, timeoutSeconds, fieldSelector, 410 Gone as an ERROR event), and RBAC's 403 Forbidden for
+the kinds a test forbids. Every request is recorded with its body."""
 
 from __future__ import annotations
 
@@ -30,7 +31,14 @@ RESOURCES: dict[str, tuple[str, str, bool, list[str]]] = {
     "events": ("v1", "Event", True, ["ev"]),
     "deployments": ("apps/v1", "Deployment", True, ["deploy"]),
     "replicasets": ("apps/v1", "ReplicaSet", True, ["rs"]),
+    "statefulsets": ("apps/v1", "StatefulSet", True, ["sts"]),
+    "daemonsets": ("apps/v1", "DaemonSet", True, ["ds"]),
+    "jobs": ("batch/v1", "Job", True, []),
+    "cronjobs": ("batch/v1", "CronJob", True, ["cj"]),
 }
+GROUPS = ("apps", "batch")  # the API groups served, each at version v1
+WITH_STATUS = ("deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs")  # a /status too
+DEFAULT_USER = "system:serviceaccount:conveyor:deployer"
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
 
@@ -57,6 +65,8 @@ class SimState:
     address: str = ""
     requests: list[Recorded] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)  # "gone:<client>" 410 events, "dropped:<client>" cuts
+    forbidden: set[str] = field(default_factory=set)  # plural kinds RBAC denies to every verb (403 Forbidden)
+    user: str = DEFAULT_USER  # who RBAC names in a 403
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -81,11 +91,22 @@ def status_body(code: int, reason: str, message: str, details: Obj | None = None
         "status": "Failure",
         "message": message,
         "reason": reason,
-        "code": code,
     }
     if details:
         body["details"] = details
+    body["code"] = code  # the real server's field order
     return body
+
+
+def forbidden_body(user: str, verb: str, kind: str, namespace: str | None, name: str) -> Obj:
+    """RBAC's denial, word for word as the API server builds it (forbiddenMessage + NewForbidden)."""
+    group = _group(kind)
+    qualified = f"{kind}.{group}" if group else kind
+    scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+    reason = f'User "{user}" cannot {verb} resource "{kind}" in API group "{group}" {scope}'
+    subject = f'{qualified} "{name}"' if name else qualified
+    details = {k: v for k, v in (("name", name), ("group", group), ("kind", kind)) if v}
+    return status_body(403, "Forbidden", f"{subject} is forbidden: {reason}", details)
 
 
 def resource_list(group_version: str) -> Obj:
@@ -93,18 +114,19 @@ def resource_list(group_version: str) -> Obj:
     for plural, (gv, kind, namespaced, short) in RESOURCES.items():
         if gv != group_version:
             continue
-        resources.append(
-            {
-                "name": plural,
-                "singularName": kind.lower(),
-                "namespaced": namespaced,
-                "kind": kind,
-                "verbs": VERBS,
-                "shortNames": short,
-                "categories": ["all"] if plural != "events" else [],
-            }
-        )
-        if plural in ("deployments", "replicasets"):
+        resource: Obj = {
+            "name": plural,
+            "singularName": kind.lower(),
+            "namespaced": namespaced,
+            "kind": kind,
+            "verbs": VERBS,
+        }
+        if short:  # omitempty, as the real server
+            resource["shortNames"] = short
+        if namespaced and plural != "events":
+            resource["categories"] = ["all"]
+        resources.append(resource)
+        if plural in WITH_STATUS:
             resources.append(
                 {
                     "name": f"{plural}/status",
@@ -200,21 +222,19 @@ class Handler(BaseHTTPRequestHandler):
                 },
             )
         if method == "GET" and path == "/apis":
-            version = {"groupVersion": "apps/v1", "version": "v1"}
-            return self._send(
-                200,
-                {
-                    "kind": "APIGroupList",
-                    "apiVersion": "v1",
-                    "groups": [{"name": "apps", "versions": [version], "preferredVersion": version}],
-                },
-            )
-        if method == "GET" and path in ("/api/v1", "/apis/apps/v1"):
-            return self._send(200, resource_list("v1" if path == "/api/v1" else "apps/v1"))
+            groups = []
+            for group in GROUPS:
+                version = {"groupVersion": f"{group}/v1", "version": "v1"}
+                groups.append({"name": group, "versions": [version], "preferredVersion": version})
+            return self._send(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+        if method == "GET" and path == "/api/v1":
+            return self._send(200, resource_list("v1"))
         if parts[:2] == ["api", "v1"]:
             return self._resource(method, parts[2:], "v1", query, body)
-        if parts[:3] == ["apis", "apps", "v1"]:
-            return self._resource(method, parts[3:], "apps/v1", query, body)
+        if len(parts) >= 3 and parts[0] == "apis" and parts[1] in GROUPS and parts[2] == "v1":
+            if method == "GET" and len(parts) == 3:
+                return self._send(200, resource_list(f"{parts[1]}/v1"))
+            return self._resource(method, parts[3:], f"{parts[1]}/v1", query, body)
         return self._error(404, "NotFound", "the server could not find the requested resource")
 
     def _resource(self, method: str, rest: list[str], gv: str, query: dict[str, list[str]], body: bytes) -> None:
@@ -227,6 +247,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(404, "NotFound", "the server could not find the requested resource")
         kind = rest[0]
         name = rest[1] if len(rest) > 1 else ""
+        if kind in self.sim.forbidden:
+            verb = _verb(method, name, query)
+            return self._send(403, forbidden_body(self.sim.user, verb, kind, namespace, name))
         if not name and method == "GET":
             if _flag(query, "watch"):
                 return self._watch(kind, namespace, query)
@@ -243,7 +266,7 @@ class Handler(BaseHTTPRequestHandler):
         return self._error(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
     def _not_found(self, kind: str, name: str) -> None:
-        group = "apps" if RESOURCES[kind][0] == "apps/v1" else ""
+        group = _group(kind)
         qualified = f"{kind}.{group}" if group else kind
         self._error(404, "NotFound", f'{qualified} "{name}" not found', {"name": name, "group": group, "kind": kind})
 
@@ -372,6 +395,19 @@ def _without_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_nulls(v) for v in value]
     return value
+
+
+def _group(kind: str) -> str:
+    """The API group of a plural kind: "" for the core group."""
+    gv = RESOURCES[kind][0]
+    return gv.split("/")[0] if "/" in gv else ""
+
+
+def _verb(method: str, name: str, query: dict[str, list[str]]) -> str:
+    """The RBAC verb of a request, as the API server's RequestInfo resolves it."""
+    if method == "GET":
+        return "watch" if _flag(query, "watch") else "get" if name else "list"
+    return {"PATCH": "patch", "PUT": "update", "POST": "create"}.get(method, "delete" if name else "deletecollection")
 
 
 def _flag(query: dict[str, list[str]], name: str) -> bool:

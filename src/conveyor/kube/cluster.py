@@ -236,16 +236,28 @@ class Cluster:
             raise ApiException(http_resp=response)
         return response.response
 
-    def _call(self, what: str, call: Callable[[], Any], not_found: Callable[[], ClusterError] | None = None) -> Obj:
+    def _call(
+        self,
+        what: str,
+        call: Callable[[], Any],
+        not_found: Callable[[], ClusterError] | None = None,
+        forbidden_hint: str = "",
+    ) -> Obj:
         """The one place API errors become ClusterErrors; answers the decoded JSON body."""
-        response = self._request(what, call, not_found)
+        response = self._request(what, call, not_found, forbidden_hint)
         try:
             data = json.loads(response.data)
         except ValueError:
             raise ClusterError(f"{what}: the API server answered something that is not JSON") from None
         return data if isinstance(data, dict) else {}
 
-    def _request(self, what: str, call: Callable[[], T], not_found: Callable[[], ClusterError] | None = None) -> T:
+    def _request(
+        self,
+        what: str,
+        call: Callable[[], T],
+        not_found: Callable[[], ClusterError] | None = None,
+        forbidden_hint: str = "",
+    ) -> T:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
@@ -254,7 +266,8 @@ class Cluster:
         except ApiException as exc:
             if exc.status == 404 and not_found is not None:
                 raise not_found() from None
-            raise ClusterError(f"{what}: {_api_message(exc)}", _hint(exc.status)) from None
+            hint = forbidden_hint if exc.status == 403 and forbidden_hint else _hint(exc.status)
+            raise ClusterError(f"{what}: {_api_message(exc)}", hint) from None
         except HTTPError as exc:
             raise ClusterError(
                 f"{what}: cannot reach the Kubernetes API at {self.target.server} ({_network_reason(exc)})",
@@ -368,6 +381,20 @@ class Cluster:
 
     def pod_events(self, pod: str) -> list[Obj]:
         return self._list("events", "/api/v1", ("fieldSelector", f"involvedObject.kind=Pod,involvedObject.name={pod}"))
+
+    def list_all(self, kind: str, group: str) -> list[Obj]:
+        """Every object of `kind` (plural) in the namespace, in one list request without a selector; `group`
+        is the API group's path ("/api/v1", "/apis/batch/v1"). A failure names the kind, the namespace and
+        the context; a 403 says which RBAC rule is missing."""
+        api_group = group.split("/")[2] if group.startswith("/apis/") else ""
+        context = self.target.context or "(none)"
+        listed = self._call(
+            f'cannot list {kind} in namespace "{self.namespace}" (context {context})',
+            lambda: self._send("GET", f"{group}/namespaces/{{namespace}}/{kind}", {"namespace": self.namespace}),
+            forbidden_hint=f"the role of the kubeconfig's user needs a rule allowing verbs get and list on "
+            f'resource "{kind}" in API group "{api_group}" in namespace "{self.namespace}"',
+        )
+        return list(listed.get("items") or [])
 
     def _list(self, kind: str, group: str, selector: tuple[str, str]) -> list[Obj]:
         """The items of `kind` in the namespace that match one label or field selector."""

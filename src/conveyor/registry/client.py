@@ -288,9 +288,8 @@ class RegistryClient:
             )
         return digest
 
-    def image_created(self, repository: str, reference: str) -> datetime | None:
+    def image_created(self, repository: str, manifest: Manifest) -> datetime | None:
         """The image config's `created` time (the first platform's for an index), None when unknown."""
-        manifest = self.get_manifest(repository, reference)
         if manifest.is_index:
             children = manifest.child_digests()
             if not children:

@@ -22,6 +22,9 @@ INDEXES = (DOCKER_MANIFEST_LIST, OCI_INDEX)
 ACCEPT = ", ".join((*IMAGE_MANIFESTS, *INDEXES))
 
 
+THROWAWAY_ANNOTATION = "org.conveyor.throwaway"
+
+
 def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -52,6 +55,15 @@ class Manifest:
         """The image config's digest (image manifests only; empty for an index)."""
         config = self.json().get("config")
         return str(config.get("digest", "")) if isinstance(config, dict) else ""
+
+    @property
+    def is_placeholder(self) -> bool:
+        """Whether this is a throwaway manifest Conveyor pushed to delete a tag (see throwaway_manifest)."""
+        try:
+            annotations = self.json().get("annotations")
+        except ValueError:
+            return False
+        return isinstance(annotations, dict) and THROWAWAY_ANNOTATION in annotations
 
     def child_digests(self) -> list[str]:
         """The digests of an index's manifests, in order."""
@@ -102,7 +114,7 @@ def throwaway_manifest(tag: str, nonce: str = "") -> Manifest:
         },
         "layers": [],
         "annotations": {
-            "org.conveyor.throwaway": "pushed to delete a tag; safe to delete",
+            THROWAWAY_ANNOTATION: "pushed to delete a tag; safe to delete",
             "org.conveyor.tag": tag,
             "org.conveyor.nonce": nonce or uuid.uuid4().hex,
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 from registry_fakes import Call, make_client, response
 
 from conveyor import cleanup
+from conveyor.guard import Verdict
 from conveyor.registry.manifests import sha256_digest
 
 
@@ -59,28 +60,32 @@ def test_dry_run_touches_nothing() -> None:
     assert [c.method for c in session.calls] == ["HEAD"]
 
 
-def test_old_prod_keeps_an_image_a_release_tag_uses() -> None:
-    registry = Distribution28(
-        {"prod": "sha256:old", "prod-old": "sha256:old", "v1.2": "sha256:old", "prod-new": "sha256:new"}
-    )
+def test_promote_copies_the_manifest_server_side_and_says_so() -> None:
+    body = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
+    registry = Distribution28({"prod": "sha256:old", "prod-new": sha256_digest(body)})
 
     def handler(call: Call) -> object:
         if call.method == "GET" and "/manifests/" in call.path:
-            return response(200, b'{"schemaVersion":2}', {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
-        if call.method == "PUT" and call.path.endswith("/prod"):
-            registry.tags["prod"] = "sha256:new"
-            return response(201, b"", {"Docker-Content-Digest": sha256_digest(b'{"schemaVersion":2}')})
+            return response(200, body, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
         return registry(call)
 
     client, _, _ = make_client(handler)
-    report = cleanup.promote_and_delete_old_prod(client, "g/a", "prod-new")
-    assert report.kept == ["prod-old"] and report.deleted == []
-    assert "still used by v1.2" in report.outcomes[0].reason
-    assert registry.tags["v1.2"] == "sha256:old" and registry.tags["prod-old"] == "sha256:old"
+    assert cleanup.promote(client, "g/a", "prod-new", "prod", dry_run=True).startswith("would promote prod")
+    assert registry.tags["prod"] == "sha256:old"
+    assert cleanup.promote(client, "g/a", "prod-new", "prod").startswith("promoted prod to prod-new")
+    assert registry.tags["prod"] == sha256_digest(body)
+    assert "already points at" in cleanup.promote(client, "g/a", "prod-new", "prod")
 
 
-def test_ci_image_never_deletes_the_branch_tag_itself() -> None:
-    registry = Distribution28({"main": "sha256:1"})
-    client, session, _ = make_client(registry)
-    report = cleanup.cleanup_ci_image(client, "g/a", "main", "main")
-    assert report.kept == ["main"] and session.calls == []
+def test_apply_verdicts_deletes_only_what_the_guard_let_go() -> None:
+    registry = Distribution28({"a": "sha256:1", "b": "sha256:1", "c": "sha256:2"})
+    client, _, _ = make_client(registry)
+    verdicts = [
+        Verdict("a", "delete", "asked for", "sha256:1"),
+        Verdict("b", "keep", "in use by deployment/web (namespace shop, revision 7)", "sha256:1"),
+        Verdict("gone", "absent", "no such tag (already gone)"),
+    ]
+    report = cleanup.apply_verdicts(client, "g/a", verdicts)
+    assert report.deleted == ["a"] and report.kept == ["b"] and report.absent == ["gone"]
+    assert registry.tags == {"b": "sha256:1", "c": "sha256:2"}
+    assert "kept g/a:b (sha256:1): in use by deployment/web (namespace shop, revision 7)" in report.lines()

@@ -6,7 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conveyor.cleanup import CleanupReport, Policy, TagInfo, TagOutcome, parse_duration, parse_target, plan_policy
+from conveyor.cleanup import (
+    CleanupReport,
+    Policy,
+    TagOutcome,
+    parse_duration,
+    parse_target,
+    plan_policy,
+    policy_candidates,
+)
+from conveyor.guard import TagInfo
 from conveyor.errors import BadReference, ConfigError
 from conveyor.registry.errors import ReferenceOutsideRegistry
 from conveyor.registry.manifests import THROWAWAY_CONFIG, parse_timestamp, sha256_digest, throwaway_manifest
@@ -33,10 +42,36 @@ def test_default_policy_deletes_nothing() -> None:
 def test_keep_newest_and_older_than() -> None:
     tags = [info(f"n.{i}", i) for i in range(1, 7)] + [info("n.unknown")]
     result = decisions(tags, Policy(delete_regex=r"n\..*", keep_newest=2, older_than=timedelta(days=3)))
-    assert result["n.unknown"] == (False, "keep-newest")  # unknown creation time counts as newest
+    assert result["n.unknown"] == (False, "age")  # unknown creation time: kept, and never ranked
     assert result["n.1"] == (False, "keep-newest")
-    assert result["n.2"] == (False, "older-than")  # 3rd newest but younger than 3 days
+    assert result["n.2"] == (False, "keep-newest")  # an unknown age does not displace a real image
+    assert result["n.3"] == (False, "older-than")  # 3rd newest but not older than 3 days
     assert [t for t, (d, _) in result.items() if d] == ["n.4", "n.5", "n.6"]
+
+
+def test_unknown_ages_never_count_as_old_nor_as_newest() -> None:
+    tags = [info(f"u{i}") for i in range(5)] + [info(f"k{i}", 10 + i) for i in range(3)]
+    result = decisions(tags, Policy(delete_regex=".*", keep_newest=2))
+    assert result == {f"u{i}": (False, "age") for i in range(5)} | {
+        "k0": (False, "keep-newest"),
+        "k1": (False, "keep-newest"),
+        "k2": (True, "delete-regex"),
+    }
+
+
+def test_placeholders_are_not_images_and_are_always_candidates() -> None:
+    tags = [info("real", 1)] + [TagInfo(f"p{i}", f"sha256:p{i}", None, placeholder=True) for i in range(3)]
+    plan = plan_policy("g/a", tags, Policy(delete_regex=".*", keep_newest=1), NOW)
+    assert [e.tag for e in plan.entries] == ["real"] and plan.to_delete == []
+    candidates = policy_candidates(plan, {t.tag: t for t in tags})
+    assert candidates == {"p0": "placeholder", "p1": "placeholder", "p2": "placeholder"}
+
+
+def test_short_commit_tags_are_commits_not_branches() -> None:
+    short = "abc1234"
+    tags = [info(short, digest="sha256:live"), info("main", digest="sha256:live"), info("gone", digest="sha256:x")]
+    plan = plan_policy("g/a", tags, Policy(live_branches=frozenset({"main"})), NOW)
+    assert plan.to_delete == ["gone"]
 
 
 def test_keep_regex_wins_and_delete_regex_matches_whole_tags() -> None:
