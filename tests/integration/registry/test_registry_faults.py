@@ -64,7 +64,7 @@ def test_deleting_200_tags_through_faults(
     assert token_server.issued > issued  # tokens expired during the run and were renewed
     survivors = sorted(tag for tag in digests if tag.startswith("keep-"))
     assert sorted(direct.list_tags(REPO)) == survivors
-    assert cleanup.digests_of(direct, REPO, survivors) == {tag: digests[tag] for tag in survivors}
+    assert {t: i.digest for t, i in cleanup.collect_tags(direct, REPO).items()} == {t: digests[t] for t in survivors}
 
 
 def test_two_cleanups_and_a_push_racing_lose_nothing(registry: RegistryProcess) -> None:
@@ -104,4 +104,4 @@ def test_two_cleanups_and_a_push_racing_lose_nothing(registry: RegistryProcess) 
     assert not errors, errors
     survivors = {tag: digest for tag, digest in digests.items() if tag.startswith("keep-")} | pushed
     assert sorted(direct.list_tags(REPO)) == sorted(survivors)
-    assert cleanup.digests_of(direct, REPO, survivors) == survivors
+    assert {t: i.digest for t, i in cleanup.collect_tags(direct, REPO, only=survivors).items()} == survivors

@@ -9,15 +9,23 @@ from registry_helpers import fast_retry, push_image
 
 from conveyor import cleanup
 from conveyor.errors import BadReference, ConveyorError
+from conveyor.guard import Branches, ClusterView, Facts, Use, decide
 from conveyor.registry import RegistryClient
 from conveyor.registry.errors import DeletesDisabled, ManifestNotFound, ReferenceOutsideRegistry, RegistryUnreachable
-from conveyor.registry.manifests import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, Manifest
+from conveyor.registry.manifests import (
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    THROWAWAY_CONFIG,
+    Manifest,
+    throwaway_manifest,
+)
 from tests.support.registry import RegistryProcess, free_port
 
 pytestmark = pytest.mark.integration
 REPO = "group/app"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 OLD_SHA = "fedcba9876543210fedcba9876543210fedcba98"
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
 
 def test_basic_operations(client: RegistryClient) -> None:
@@ -47,7 +55,7 @@ def test_manifest_list_is_copied_byte_for_byte(client: RegistryClient) -> None:
     assert client.retag(REPO, "multi", "multi-copy") == index.digest
     copied = client.get_manifest(REPO, "multi-copy")
     assert copied.raw == raw and copied.is_index
-    assert client.image_created(REPO, "multi") == datetime(2024, 1, 1, tzinfo=UTC)
+    assert client.image_created(REPO, client.get_manifest(REPO, "multi")) == datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def test_tags_are_paginated(client: RegistryClient) -> None:
@@ -66,12 +74,11 @@ def test_tag_delete_on_registry_2_8_falls_back_to_a_throwaway_manifest(client: R
 
 def test_ci_image_commit_tag_deleted_branch_tag_stays_pullable(client: RegistryClient) -> None:
     digest = push_image(client, REPO, [SHA, "feature-x"], "ci")
-    report = cleanup.cleanup_ci_image(client, REPO, SHA, "feature-x")
+    report = cleanup.delete_tag(client, REPO, SHA)
     assert report.deleted == [SHA]
     assert client.list_tags(REPO) == ["feature-x"]
     assert client.get_manifest(REPO, "feature-x").digest == digest
     assert client.get_blob(REPO, client.get_manifest(REPO, "feature-x").config_digest())
-    assert any("still points at" in note for note in report.notes)
     assert any("garbage collection" in note for note in report.notes)
 
 
@@ -89,48 +96,62 @@ def test_unknown_tag_is_already_gone(client: RegistryClient) -> None:
     assert client.list_tags(REPO) == ["other"]
 
 
-def test_old_prod_equal_digests_deletes_nothing(client: RegistryClient) -> None:
+def guarded_run(
+    client: RegistryClient, candidates: dict[str, str], facts: Facts, dry_run: bool = False
+) -> cleanup.CleanupReport:
+    return cleanup.apply_verdicts(client, REPO, decide(candidates, facts), dry_run=dry_run)
+
+
+def test_promote_equal_digests_changes_nothing(client: RegistryClient) -> None:
     digest = push_image(client, REPO, ["prod", f"prod-{SHA}"], "prod")
-    report = cleanup.promote_and_delete_old_prod(client, REPO, f"prod-{SHA}")
-    assert report.outcomes == ()
-    assert "nothing to promote or delete" in report.notes[0]
+    assert "already points at" in cleanup.promote(client, REPO, f"prod-{SHA}", "prod")
     assert sorted(client.list_tags(REPO)) == ["prod", f"prod-{SHA}"]
     assert client.head_digest(REPO, "prod") == digest
 
 
-def test_old_prod_promoted_and_deleted(client: RegistryClient) -> None:
-    old = push_image(client, REPO, ["prod", f"prod-{OLD_SHA}"], "old")
-    new = push_image(client, REPO, [f"prod-{SHA}"], "new")
-    report = cleanup.promote_and_delete_old_prod(client, REPO, f"prod-{SHA}")
-    assert report.deleted == [f"prod-{OLD_SHA}"]
-    assert sorted(client.list_tags(REPO)) == ["prod", f"prod-{SHA}"]
-    assert client.head_digest(REPO, "prod") == new
-    assert client.head_digest(REPO, old) is None  # the old manifest itself is gone
-    assert any(f"previous prod image {old} deleted" in note for note in report.notes)
+def test_releases_outside_the_kept_sets_are_deleted_by_tag_only(client: RegistryClient) -> None:
+    """Promote, then delete releases that are neither among the newest 2, promoted, nor in use."""
+    releases = {
+        f"prod-{c * 40}": push_image(client, REPO, [f"prod-{c * 40}"], c, f"2024-05-0{i}T00:00:00Z")
+        for i, c in enumerate("abcde", start=1)
+    }
+    newest = f"prod-{'e' * 40}"
+    used = f"prod-{'a' * 40}"
+    client.retag(REPO, f"prod-{'c' * 40}", "v1.2")  # a hand-made tag on a release
+    assert cleanup.promote(client, REPO, newest, "prod").startswith("promoted prod")
+    tags = cleanup.collect_tags(client, REPO, only=())
+    cluster = ClusterView("sim", (Use(f"{client.registry}/{REPO}:{used}", "deployment/web (revision 1)"),))
+    facts = Facts(client.registry, REPO, tags, (cluster,), keep_releases=2, branches=Branches())
+    older = {tag: "an older release" for tag in releases if tag != newest}
+    dry = guarded_run(client, older, facts, dry_run=True)
+    assert dry.tags("would-delete") == [f"prod-{'b' * 40}", f"prod-{'c' * 40}"]
+    report = guarded_run(client, older, facts)
+    assert sorted(report.deleted) == [f"prod-{'b' * 40}", f"prod-{'c' * 40}"]
+    assert dict((o.tag, o.reason) for o in report.outcomes if o.action == "kept") == {
+        used: "in use by deployment/web (revision 1)",
+        f"prod-{'d' * 40}": "one of the 2 newest releases (kept for rollback)",
+    }
+    assert sorted(client.list_tags(REPO)) == sorted(["prod", "v1.2", used, f"prod-{'d' * 40}", newest])
+    assert client.head_digest(REPO, "v1.2") == releases[f"prod-{'c' * 40}"]  # shared image: tag deletion only
+    assert client.head_digest(REPO, "prod") == releases[newest]
 
 
-def test_old_prod_kept_when_a_release_tag_uses_it(client: RegistryClient) -> None:
-    old = push_image(client, REPO, ["prod", f"prod-{OLD_SHA}", "v1.2"], "old")
-    new = push_image(client, REPO, [f"prod-{SHA}"], "new")
-    report = cleanup.promote_and_delete_old_prod(client, REPO, f"prod-{SHA}")
-    assert report.deleted == [] and report.kept == [f"prod-{OLD_SHA}"]
-    assert any("still used by v1.2" in line for line in report.lines())
-    assert sorted(client.list_tags(REPO)) == sorted(["prod", f"prod-{OLD_SHA}", f"prod-{SHA}", "v1.2"])
-    assert client.head_digest(REPO, "v1.2") == old
-    assert client.head_digest(REPO, "prod") == new
-
-
-def test_old_prod_dry_run_changes_nothing(client: RegistryClient) -> None:
-    old = push_image(client, REPO, ["prod", f"prod-{OLD_SHA}"], "old")
-    push_image(client, REPO, [f"prod-{SHA}"], "new")
-    report = cleanup.promote_and_delete_old_prod(client, REPO, f"prod-{SHA}", dry_run=True)
-    assert report.tags("would-delete") == [f"prod-{OLD_SHA}"]
-    assert client.head_digest(REPO, "prod") == old
-    assert len(client.list_tags(REPO)) == 3
+def test_placeholders_left_by_an_interrupted_run_are_finished_and_never_ranked(client: RegistryClient) -> None:
+    for day in range(1, 6):
+        push_image(client, REPO, [f"nightly.{day}"], f"n{day}", f"2024-05-0{day}T00:00:00Z")
+    client.upload_blob(REPO, THROWAWAY_CONFIG)
+    client.put_manifest(REPO, "nightly.8", throwaway_manifest("nightly.8"))  # an interrupted deletion
+    client.put_manifest(REPO, "nightly.9", throwaway_manifest("nightly.9"))
+    tags = cleanup.collect_tags(client, REPO, created_for=lambda _tag: True)
+    assert [t for t, i in tags.items() if i.placeholder] == ["nightly.8", "nightly.9"]
+    plan = cleanup.plan_policy(REPO, list(tags.values()), cleanup.Policy(delete_regex="nightly.*", keep_newest=2), NOW)
+    candidates = cleanup.policy_candidates(plan, tags)
+    report = guarded_run(client, candidates, Facts(client.registry, REPO, tags, None, branches=Branches()))
+    assert sorted(report.deleted) == ["nightly.1", "nightly.2", "nightly.3", "nightly.8", "nightly.9"]
+    assert sorted(client.list_tags(REPO)) == ["nightly.4", "nightly.5"]
 
 
 def test_policy_on_a_real_registry(client: RegistryClient) -> None:
-    now = datetime(2024, 6, 1, tzinfo=UTC)
     for day in range(1, 6):
         push_image(client, REPO, [f"nightly.{day}"], f"b{day}", created=f"2024-05-0{day}T00:00:00.123456789Z")
     push_image(client, REPO, ["main", SHA], "main")
@@ -143,10 +164,13 @@ def test_policy_on_a_real_registry(client: RegistryClient) -> None:
         older_than=timedelta(days=1),
         live_branches=frozenset({"main"}),
     )
-    plan, report = cleanup.cleanup_policy(client, REPO, policy, now=now)
+    tags = cleanup.collect_tags(client, REPO, created_for=lambda _tag: True)
+    plan = cleanup.plan_policy(REPO, list(tags.values()), policy, NOW)
     assert sorted(plan.to_delete) == sorted(["nightly.1", "nightly.2", "nightly.3", "gone-branch", OLD_SHA])
-    assert report.dry_run and len(client.list_tags(REPO)) == 10  # dry run by default
-    plan, report = cleanup.cleanup_policy(client, REPO, policy, now=now, dry_run=False)
+    facts = Facts(client.registry, REPO, tags, None, branches=Branches(frozenset({"main"})))
+    report = guarded_run(client, cleanup.policy_candidates(plan, tags), facts, dry_run=True)
+    assert report.dry_run and len(client.list_tags(REPO)) == 10
+    report = guarded_run(client, cleanup.policy_candidates(plan, tags), facts)
     assert sorted(report.deleted) == sorted(plan.to_delete)
     assert sorted(client.list_tags(REPO)) == sorted(["nightly.4", "nightly.5", "main", SHA, "v1.0"])
 
@@ -198,15 +222,10 @@ def test_unreachable_registry_is_one_line() -> None:
     assert "\n" not in str(raised.value) and "cannot reach" in str(raised.value)
 
 
-def test_old_prod_without_a_previous_prod_only_promotes(client: RegistryClient) -> None:
+def test_promote_without_a_previous_prod_and_with_a_missing_release(client: RegistryClient) -> None:
     new = push_image(client, REPO, [f"prod-{SHA}"], "first")
-    report = cleanup.promote_and_delete_old_prod(client, REPO, f"prod-{SHA}")
-    assert report.outcomes == () and any("no previous prod image" in note for note in report.notes)
+    assert cleanup.promote(client, REPO, f"prod-{SHA}", "prod").startswith("promoted prod")
     assert client.head_digest(REPO, "prod") == new
-
-
-def test_old_prod_with_a_missing_new_image_is_one_line(client: RegistryClient) -> None:
-    old = push_image(client, REPO, ["prod"], "old")
-    with pytest.raises(ManifestNotFound, match="run build-prod first"):
-        cleanup.promote_and_delete_old_prod(client, REPO, f"prod-{SHA}")
-    assert client.head_digest(REPO, "prod") == old
+    with pytest.raises(ManifestNotFound, match="run inv build-prod first"):
+        cleanup.promote(client, REPO, f"prod-{OLD_SHA}", "prod")
+    assert client.head_digest(REPO, "prod") == new

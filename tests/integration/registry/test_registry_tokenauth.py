@@ -11,6 +11,7 @@ from registry_helpers import PASSWORD, fast_retry, maintainer_client, push_image
 
 from conveyor import cleanup
 from conveyor.errors import ConveyorError
+from conveyor.guard import Branches, Facts, decide
 from conveyor.redact import Redactor
 from conveyor.registry import Credentials, RegistryClient
 from conveyor.registry.errors import AuthenticationFailed, PermissionDenied
@@ -31,7 +32,7 @@ def client_for(registry: RegistryProcess, user: str, password: str, redactor: Re
 def test_token_auth_end_to_end(token_registry: RegistryProcess, token_server: TokenServer) -> None:
     client = maintainer_client(token_registry)
     digest = push_image(client, REPO, [SHA, "main"], "ci")
-    report = cleanup.cleanup_ci_image(client, REPO, SHA, "main")
+    report = cleanup.delete_tag(client, REPO, SHA)
     assert report.deleted == [SHA]
     assert client.list_tags(REPO) == ["main"] and client.head_digest(REPO, "main") == digest
     scopes = [seen["scope"] for seen in token_server.requests_seen]
@@ -130,10 +131,12 @@ def test_no_secret_appears_in_any_output(
     client = client_for(token_registry, "maintainer", PASSWORD, redactor)
     texts: list[str] = [repr(client), repr(client.credentials)]
     push_image(client, REPO, [SHA, "main", "prod", "prod-" + SHA], "x")
+    tags = cleanup.collect_tags(client, REPO, created_for=lambda _tag: True)
+    facts = Facts(client.registry, REPO, tags, None, branches=Branches())
     reports = [
-        cleanup.cleanup_ci_image(client, REPO, SHA, "main"),
+        cleanup.delete_tag(client, REPO, SHA),
         cleanup.delete_tag(client, REPO, "never"),
-        cleanup.cleanup_policy(client, REPO, cleanup.Policy(delete_regex=".*"), dry_run=True)[1],
+        cleanup.apply_verdicts(client, REPO, decide({t: "all" for t in tags}, facts), dry_run=True),
     ]
     texts += [line for report in reports for line in report.lines()]
     texts += [repr(report) for report in reports]
