@@ -34,13 +34,15 @@ class Cluster:
 
 
 @contextmanager
-def simulated_cluster(example: Example, directory: Path) -> Iterator[Cluster]:
-    """A cluster whose Deployment web (container web) runs the base image, healthy; its kubelet pulls from
-    the example's registry."""
+def simulated_cluster(example: Example, directory: Path, history_limit: int = 10) -> Iterator[Cluster]:
+    """A cluster whose Deployment web (container web, `history_limit` old ReplicaSets kept) runs the base
+    image, healthy; its kubelet pulls from the example's registry."""
     sim = KubeSim(SCENARIOS["success"], registry=example.registry.address).start()
     try:
         kubeconfig = sim.write_kubeconfig(directory / "kube" / "config", namespace=NAMESPACE)
-        sim.cluster.seed_deployment(NAMESPACE, "web", example.base_image, container="web")
+        sim.cluster.seed_deployment(
+            NAMESPACE, "web", example.base_image, container="web", revision_history_limit=history_limit
+        )
         yield Cluster(sim, kubeconfig)
     finally:
         sim.stop()

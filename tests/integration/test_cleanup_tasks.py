@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conveyor.registry import Credentials, RegistryClient
-from conveyor.registry.manifests import image_manifest
 from tests.integration.test_bad_input import assert_one_line_failure
 from tests.support.example import Example
+from tests.support.images import push_image
 from tests.support.integration import registry_digest, registry_tags
 from tests.support.registry import RegistryProcess
 from tests.support.tokenserver import TokenServer, User
@@ -80,12 +80,7 @@ def test_cleanup_tag_bad_input(example: Example, tag: str, words: str) -> None:
 def push_ci_image(registry: RegistryProcess, repository: str, tags: list[str], credentials: Credentials | None) -> None:
     """A tiny image pushed through the registry API under `tags` (no Docker daemon involved)."""
     with RegistryClient(registry.address, credentials, scheme="http") as client:
-        config, layer = b'{"architecture": "amd64", "os": "linux"}', b"layer"
-        client.upload_blob(repository, config)
-        client.upload_blob(repository, layer)
-        manifest = image_manifest(config, [(layer, "application/vnd.oci.image.layer.v1.tar")])
-        for tag in tags:
-            client.put_manifest(repository, tag, manifest)
+        push_image(client, repository, tags, "ci")
 
 
 def test_ci_image_cleanup_on_a_registry_with_deletes_disabled(example: Example, tmp_path: Path) -> None:

@@ -202,7 +202,6 @@ def workload(kind: str, namespace: str, name: str, spec: Obj) -> Obj:
     return {"apiVersion": gv, "kind": kind_name, "metadata": meta, "spec": body, "status": status}
 
 
-
 def _open_gate() -> threading.Event:
     gate = threading.Event()
     gate.set()
@@ -691,6 +690,14 @@ class Cluster:
         return [p for p in self.store.list("pods", namespace)[0] if label_match(selector, p["metadata"]["labels"])]
 
 
+def _complete(deployment: Obj) -> bool:
+    """deploymentutil.DeploymentComplete: every replica updated and available, the generation observed."""
+    status, desired = deployment.get("status", {}), int(deployment["spec"].get("replicas", 1))
+    counts = (status.get(key, 0) for key in ("updatedReplicas", "replicas", "availableReplicas"))
+    observed = int(status.get("observedGeneration", 0)) >= int(deployment["metadata"].get("generation", 1))
+    return observed and all(int(count) == desired for count in counts)
+
+
 def _pod_ready(pod: Obj) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", []))
 
@@ -756,7 +763,7 @@ def _pod_status(pod: Obj, runtime: PodRuntime, now: float) -> Obj:
     else:
         state = {"running": {"startedAt": pod["metadata"]["creationTimestamp"]}}
     started = "running" in state
-    conditions = [
+    conditions: list[Obj] = [
         {"type": "PodReadyToStartContainers", "status": "True"},
         {"type": "Initialized", "status": "True"},
         {"type": "Ready", "status": "True" if ready else "False"},

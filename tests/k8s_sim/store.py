@@ -31,6 +31,9 @@ class WatchEvent:
     obj: Obj
 
 
+Events = list[WatchEvent]  # named outside Store, whose `list` method shadows the builtin there
+
+
 class Gone(Exception):
     """The requested resourceVersion is older than the compacted history."""
 
@@ -124,7 +127,7 @@ class Store:
             self.compacted = self.rv
 
     # -- watch ---------------------------------------------------------------------------------------
-    def events_after(self, rv: int, kind: str, namespace: str | None) -> list[WatchEvent]:
+    def events_after(self, rv: int, kind: str, namespace: str | None) -> Events:
         """Events of `kind` (in `namespace`) newer than `rv`; Gone when `rv` predates the history."""
         with self.cond:
             if rv < self.compacted:

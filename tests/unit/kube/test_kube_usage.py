@@ -132,6 +132,8 @@ def test_image_ids_without_a_repository_are_skipped() -> None:
         "status": {"containerStatuses": [{"name": "a", "image": f"sha256:{digest}", "imageID": digest}]},
     }
     assert found("pod", pod) == [(f"r/app@sha256:{digest}", "")]
+    pod["status"]["containerStatuses"][0]["image"] = "r/app:1"  # a status without a state yet
+    assert found("pod", pod) == [(f"r/app@sha256:{digest}", ""), ("r/app:1", "image")]
 
 
 def test_objects_without_images_or_spec() -> None:

@@ -15,8 +15,8 @@ from conveyor.cleanup import (
     plan_policy,
     policy_candidates,
 )
-from conveyor.guard import TagInfo
 from conveyor.errors import BadReference, ConfigError
+from conveyor.guard import TagInfo
 from conveyor.registry.errors import ReferenceOutsideRegistry
 from conveyor.registry.manifests import THROWAWAY_CONFIG, parse_timestamp, sha256_digest, throwaway_manifest
 

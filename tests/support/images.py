@@ -1,0 +1,36 @@
+"""Tiny images pushed through the registry API (no Docker daemon): what the registry and cleanup tests
+delete, keep and deploy."""
+
+from __future__ import annotations
+
+import json
+
+from conveyor.registry import RegistryClient
+from conveyor.registry.manifests import OCI_MANIFEST, image_manifest
+
+
+def push_image(
+    client: RegistryClient,
+    repository: str,
+    tags: list[str],
+    seed: str,
+    created: str = "2024-01-01T00:00:00Z",
+    media_type: str = OCI_MANIFEST,
+) -> str:
+    """Push a tiny image (unique config from `seed`, one small layer) under `tags`; returns its digest."""
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "created": created, "config": {"Labels": {"seed": seed}}},
+        sort_keys=True,
+    ).encode()
+    layer = f"layer of {seed}".encode()
+    client.upload_blob(repository, config)
+    client.upload_blob(repository, layer)
+    layer_type = (
+        "application/vnd.oci.image.layer.v1.tar"
+        if media_type == OCI_MANIFEST
+        else "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    )
+    manifest = image_manifest(config, [(layer, layer_type)], media_type)
+    for tag in tags:
+        client.put_manifest(repository, tag, manifest)
+    return manifest.digest
