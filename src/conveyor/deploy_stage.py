@@ -69,7 +69,9 @@ def deploy(tools: Toolbox, kubeconfig: str = "", dry_run: bool = False) -> None:
     check_prod_images(tools, targets)
     with connect(tools, kubeconfig) as cluster:
         check_targets(cluster, targets)
+        known = Knowledge(tools, origin(tools), strict=False, opened={settings.deploy_place.environment: cluster})
         if dry_run:
+            known.clusters()  # says whether the deletion guard may list what it needs
             for line in plan(tools, cluster, targets):
                 tools.console.line(f"dry run: {line}")
             return
@@ -79,7 +81,6 @@ def deploy(tools: Toolbox, kubeconfig: str = "", dry_run: bool = False) -> None:
             tools.console.line(change.describe())
         options = wait_options(tools)
         results = [settle(tools, cluster, change, options) for change in changes]
-        known = Knowledge(tools, origin(tools), strict=False, opened={settings.deploy_place.environment: cluster})
         if failed := [result for result in results if not result.ok]:
             handle_failure(tools, cluster, known, changes, failed, settings.rollback_enabled)
         cleanup_old_prod(tools, known)

@@ -1,5 +1,5 @@
 """build-prod → deploy → promotion on the real registry and the simulated cluster, and a bad release that
-fails fast, rolls back, keeps prod and deletes its own tag."""
+fails fast, rolls back, keeps prod, and stays in the registry while its ReplicaSet is in the history."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def test_deploys_promote_and_a_bad_release_rolls_back(example: Example, cluster:
     deployed = example.inv("deploy", **env)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     assert cluster.image() == f"{prod}:prod-{second}"
-    assert registry_tags(url, repository) == sorted(["prod", f"prod-{second}"]), "the previous prod image is gone"
+    assert registry_tags(url, repository) == sorted(["prod", f"prod-{first}", f"prod-{second}"])
+    assert f"kept {repository}:prod-{first}" in deployed.stdout, "the previous release stays for rollback"
     good = registry_digest(url, repository, "prod")
     assert good == registry_digest(url, repository, f"prod-{second}")
     annotations = cluster.deployment()["metadata"]["annotations"]
@@ -60,7 +61,9 @@ def test_deploys_promote_and_a_bad_release_rolls_back(example: Example, cluster:
     assert len(failed.stderr.strip().splitlines()) == 1 and "Traceback" not in failed.stderr
     assert 'deployment "web": rolled back' in failed.stdout
     assert cluster.image() == f"{prod}:prod-{second}", "rolled back to the previous template"
-    assert registry_tags(url, repository) == sorted(["prod", f"prod-{second}"]), "failed tag deleted"
+    assert registry_tags(url, repository) == sorted(["prod", f"prod-{first}", f"prod-{second}", f"prod-{bad}"])
+    assert f"kept {repository}:prod-{bad}" in failed.stdout, "the failed release stays while its ReplicaSet is kept"
+    assert "kept for rollout undo" in failed.stdout
     assert registry_digest(url, repository, "prod") == good, "prod kept where it was"
 
 

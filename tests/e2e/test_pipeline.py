@@ -45,8 +45,9 @@ def test_pipeline_leaves_exactly_the_expected_tags(example: Example, cluster: Cl
     again = example.inv("pipeline", **cluster.env())
     assert again.returncode == 0, again.stdout + again.stderr
     assert registry_tags(example.registry.url, ci) == ["main"]
-    assert registry_tags(example.registry.url, web) == sorted(["prod", f"prod-{second}"])
+    assert registry_tags(example.registry.url, web) == sorted(["prod", f"prod-{first}", f"prod-{second}"])
     assert cluster.image().endswith(f"/web:prod-{second}")
+    assert f"kept {web}:prod-{first}" in again.stdout, "the previous release stays for rollout undo"
 
 
 def test_a_failing_test_job_still_cleans_up_and_fails_the_pipeline(example: Example, tmp_path: Path) -> None:

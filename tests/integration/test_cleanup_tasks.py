@@ -41,23 +41,27 @@ def test_ci_image_cleanup_deletes_the_commit_tag_and_the_branch_tag_still_pulls(
     assert again.returncode == 0 and "already gone" in again.stdout
 
 
-def test_old_prod_promotes_and_deletes_the_previous_prod_image(example: Example) -> None:
+def test_old_prod_without_a_cluster_refuses_unless_told_to_skip_the_check(example: Example) -> None:
     repository = f"{example.name}/example/web"
     first = example.git("rev-parse", "HEAD")
     assert example.inv("build-prod").returncode == 0
-    promoted = example.inv("cleanup.old-prod")
+    refused = example.inv("cleanup.old-prod")  # deploy targets configured, but no cluster to ask
+    assert_one_line_failure(refused, "no Kubernetes configuration found")
+    assert registry_tags(example.registry.url, repository) == [f"prod-{first}"]
+    promoted = example.inv("cleanup.old-prod", "--skip-cluster-check")
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
     assert registry_tags(example.registry.url, repository) == sorted(["prod", f"prod-{first}"])
 
     second = example.change_source("v2")
     assert example.inv("build-prod").returncode == 0
     new_digest = registry_digest(example.registry.url, repository, f"prod-{second}")
-    dry = example.inv("cleanup.old-prod", "--dry-run")
-    assert dry.returncode == 0 and registry_tags(example.registry.url, repository) == sorted(
-        ["prod", f"prod-{first}", f"prod-{second}"]
-    )
+    dry = example.inv("cleanup.old-prod", "--dry-run", "--skip-cluster-check", CONVEYOR_KEEP_RELEASES="1")
+    assert dry.returncode == 0 and f"dry run: would-delete {repository}:prod-{first}" in dry.stdout
+    assert registry_tags(example.registry.url, repository) == sorted(["prod", f"prod-{first}", f"prod-{second}"])
 
-    result = example.inv("cleanup.old-prod")
+    kept = example.inv("cleanup.old-prod", "--skip-cluster-check")
+    assert kept.returncode == 0 and "one of the 3 newest releases" in kept.stdout
+    result = example.inv("cleanup.old-prod", "--skip-cluster-check", CONVEYOR_KEEP_RELEASES="1")
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert registry_tags(example.registry.url, repository) == sorted(["prod", f"prod-{second}"])
