@@ -248,7 +248,10 @@ def test_permissions_are_reported_and_a_forbidden_kind_refuses(releases: Release
     releases.push(2)
     dry = releases.inv("cleanup.policy", "--image", "web", "--delete", "prod-.*")
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert f"cluster check: environment production (context sim, namespace {NAMESPACE}):" in dry.stdout
+    check = f"cluster check: environment production (context sim, namespace {NAMESPACE}): "
+    assert check in dry.stdout and "image references" in dry.stdout
+    plan = releases.inv("deploy", "--dry-run", CI_COMMIT_SHA=old.removeprefix("prod-"), CI_COMMIT_REF_NAME="main")
+    assert plan.returncode == 0 and check in plan.stdout, plan.stdout + plan.stderr
     releases.cluster.sim.sim.forbidden.add("cronjobs")
     before = releases.snapshot()
     refused = releases.inv("cleanup", "--tag", releases.ref(old), "--dry-run")
