@@ -10,6 +10,7 @@ Writes its section of docs/benchmarks.md."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -44,7 +45,7 @@ class CountingSession(requests.Session):
         super().__init__()
         self.count = 0
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         self.count += 1
         return super().request(method, url, *args, **kwargs)
 
@@ -94,7 +95,7 @@ def per_tag(registry: RegistryProcess, tags: int) -> dict[str, list[float]]:
         method(names[0])
     for tag in names[1:]:  # interleaved, so a load change on the machine hits every method alike
         for name, method in methods.items():
-            times[name].append(timed(lambda m=method, t=tag: m(t)))
+            times[name].append(timed(functools.partial(method, tag)))
     for repository in repositories:
         assert client.list_tags(repository) == [], repository
     return times
@@ -162,7 +163,7 @@ def retag(registry: RegistryProcess, megabytes: int, runs: int) -> dict[str, lis
     run(["docker", "push", source])
     run(["docker", "rmi", source])
     client = RegistryClient(registry.address, scheme="http")
-    conveyor = [timed(lambda i=i: client.retag("bench/big", "source", f"conveyor-{i}")) for i in range(runs)]
+    conveyor = [timed(functools.partial(client.retag, "bench/big", "source", f"conveyor-{i}")) for i in range(runs)]
     docker: list[float] = []
     for i in range(runs):
         target = f"{registry.address}/bench/big:docker-{i}"

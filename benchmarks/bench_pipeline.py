@@ -71,13 +71,12 @@ class Intervals:
 
 def instrument(intervals: Intervals) -> None:
     """Wrap every place where Conveyor hands work to docker, compose, git, the registry or the cluster."""
-    from conveyor import compose, engine, gitinfo, process
+    from conveyor import engine, process
     from conveyor.kube import cluster, wait
     from conveyor.registry import client
 
+    # compose, gitinfo and the toolbox call `process.run` through the module, so this one patch times them all
     process.run = intervals.timed("subprocess (compose, docker login, git)", process.run)
-    compose.process.run = process.run
-    gitinfo.process.run = process.run
     for name in ("__init__", "tag", "push", "pull", "registry_digest"):
         setattr(engine.Engine, name, intervals.timed("docker SDK", getattr(engine.Engine, name)))
     client.RegistryClient._request = intervals.timed("registry HTTP", client.RegistryClient._request)  # type: ignore[method-assign]

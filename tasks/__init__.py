@@ -1,8 +1,11 @@
 """Conveyor's tasks: this module only assembles the root collection."""
 
-from invoke import Collection
+from invoke.collection import Collection
 
 from tasks import build_ci, build_prod, cleanup_tasks, deploy_tasks, gitlab_ci_file, pipeline_task, run_tests
+from tasks.wiring import check_project
+
+check_project()  # before Invoke reads invoke.yaml: one line, not a traceback
 
 ns = Collection()
 ns.add_task(build_ci.build_ci)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from invoke import Context, task
+from invoke.context import Context
+from invoke.tasks import task
 
-from tasks.wiring import one_line_errors, toolbox
+from tasks.wiring import dry, one_line_errors, toolbox
 
 
 @task(help={"dry_run": "Check everything, look up the cache, print the build command and pushes; change nothing."})
@@ -13,4 +14,4 @@ def build_ci(ctx: Context, dry_run: bool = False) -> None:
     """Build the CI image with the branch image as cache, tag it with the commit and branch slug, push both."""
     from conveyor.imagebuild import build_ci as run
 
-    run(toolbox(ctx), dry_run)
+    run(toolbox(ctx), dry(ctx, dry_run))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from invoke import Context, task
+from invoke.context import Context
+from invoke.tasks import task
 
-from tasks.wiring import one_line_errors, toolbox
+from tasks.wiring import dry, one_line_errors, toolbox
 
 
 @task(help={"dry_run": "Check everything, look up the caches, print the build command and pushes; change nothing."})
@@ -13,4 +14,4 @@ def build_prod(ctx: Context, dry_run: bool = False) -> None:
     """On deployable branches: build each prod image with cache from `prod`, tag it `prod-<sha>`, push."""
     from conveyor.imagebuild import build_prod as run
 
-    run(toolbox(ctx), dry_run)
+    run(toolbox(ctx), dry(ctx, dry_run))

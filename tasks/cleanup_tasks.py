@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from invoke import Collection, Context, task
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
 
-from tasks.wiring import one_line_errors, toolbox
+from tasks.wiring import dry, one_line_errors, toolbox
 
 SKIP_HELP = (
     "Delete without asking the clusters whether they still use an image (when they cannot be asked); "
@@ -28,7 +30,7 @@ def delete_tag(ctx: Context, tag: str = "", dry_run: bool = False, skip_cluster_
 
     if not tag:
         raise ConfigError("no tag given", "use inv cleanup --tag registry/repository:tag")
-    cleanup_one_tag(toolbox(ctx), tag, dry_run, skip_cluster_check)
+    cleanup_one_tag(toolbox(ctx), tag, dry(ctx, dry_run), skip_cluster_check)
 
 
 @task(help={"dry_run": "Print what would be deleted; change nothing."})
@@ -37,7 +39,7 @@ def ci_image(ctx: Context, dry_run: bool = False) -> None:
     """Delete this commit's CI image tag; the branch tag stays (runs even when earlier stages failed)."""
     from conveyor.cleanup_stage import cleanup_this_ci_image
 
-    cleanup_this_ci_image(toolbox(ctx), dry_run)
+    cleanup_this_ci_image(toolbox(ctx), dry(ctx, dry_run))
 
 
 @task(help={"dry_run": "Print the promotion and deletions; change nothing.", "skip_cluster_check": SKIP_HELP})
@@ -50,7 +52,7 @@ def old_prod(ctx: Context, dry_run: bool = False, skip_cluster_check: bool = Fal
     tools = toolbox(ctx)
     if not skip_cluster_check:
         check_promotable(tools)
-    cleanup_old_prod(tools, knowledge(tools, skip_cluster_check), dry_run)
+    cleanup_old_prod(tools, knowledge(tools, skip_cluster_check), dry(ctx, dry_run))
 
 
 @task(
@@ -78,8 +80,8 @@ def policy(
     skip_cluster_check: bool = False,
 ) -> None:
     """Delete tags by rules (keep N, older than, regex, gone branches): a dry run unless --execute."""
-    from conveyor.cleanup import parse_duration
     from conveyor.cleanup_stage import PolicyRules, cleanup_by_policy, parse_count
+    from conveyor.durations import AGE_MAX, parse_duration
 
     tools = toolbox(ctx)
     rules = PolicyRules(
@@ -87,10 +89,10 @@ def policy(
         keep_regex=keep,
         delete_regex=delete,
         keep_newest=parse_count("--keep-newest", keep_newest),
-        older_than=parse_duration(older_than) if older_than else None,
+        older_than=parse_duration(older_than, "--older-than", AGE_MAX) if older_than else None,
         gone_branches=gone_branches,
     )
-    cleanup_by_policy(tools, rules, dry_run=not execute, skip_cluster_check=skip_cluster_check)
+    cleanup_by_policy(tools, rules, dry_run=dry(ctx, not execute), skip_cluster_check=skip_cluster_check)
 
 
 collection = Collection("cleanup", delete_tag, ci_image, old_prod, policy)

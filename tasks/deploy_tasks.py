@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from invoke import Collection, Context, task
+from typing import TYPE_CHECKING
 
-from tasks.wiring import exit_when_done, one_line_errors, toolbox
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+
+from tasks.wiring import dry, one_line_errors, toolbox
+
+if TYPE_CHECKING:
+    from conveyor.settings import Given
 
 KUBECONFIG_HELP = "Kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then in-cluster)."
-TIMEOUT_HELP = "Seconds to wait for each rollout (default: CONVEYOR_ROLLOUT_TIMEOUT, 600)."
+TIMEOUT_HELP = "How long to wait for each rollout: seconds, or 90s, 5m, 1h (default: CONVEYOR_ROLLOUT_TIMEOUT, 600)."
 
 
 @task(
@@ -19,13 +26,12 @@ TIMEOUT_HELP = "Seconds to wait for each rollout (default: CONVEYOR_ROLLOUT_TIME
         "dry_run": "Check everything and print the plan; change nothing.",
     },
 )
-@exit_when_done
 @one_line_errors
-def apply(ctx: Context, kubeconfig: str = "", timeout: float = 0.0, rollback: str = "", dry_run: bool = False) -> None:
+def apply(ctx: Context, kubeconfig: str = "", timeout: str = "", rollback: str = "", dry_run: bool = False) -> None:
     """Set the new prod image on each Deployment, wait for the rollout, then promote `prod`."""
     from conveyor.deploy_stage import deploy
 
-    deploy(toolbox(ctx, rollout_flags(timeout, rollback)), kubeconfig, dry_run)
+    deploy(toolbox(ctx, rollout_flags(timeout, rollback)), kubeconfig, dry(ctx, dry_run))
 
 
 @task(
@@ -35,22 +41,19 @@ def apply(ctx: Context, kubeconfig: str = "", timeout: float = 0.0, rollback: st
         "kubeconfig": KUBECONFIG_HELP,
     }
 )
-@exit_when_done
 @one_line_errors
-def status(ctx: Context, deployment: str = "", timeout: float = 0.0, kubeconfig: str = "") -> None:
+def status(ctx: Context, deployment: str = "", timeout: str = "", kubeconfig: str = "") -> None:
     """Wait for a rollout exactly as `kubectl rollout status` decides; fail fast on pods that cannot start."""
     from conveyor.deploy_stage import status as wait
 
     wait(toolbox(ctx, rollout_flags(timeout, "")), deployment, kubeconfig)
 
 
-def rollout_flags(timeout: float, rollback: str) -> dict[str, str | None]:
-    """The flags that override settings (CONVEYOR_ROLLOUT_TIMEOUT, CONVEYOR_ROLLBACK); unset ones don't."""
-    answers = {"yes": "true", "true": "true", "no": "false", "false": "false"}
-    return {
-        "rollout_timeout": str(timeout) if timeout else None,
-        "rollback": answers.get(rollback.lower(), rollback) if rollback else None,
-    }
+def rollout_flags(timeout: str, rollback: str) -> dict[str, Given]:
+    """The flags that override settings (CONVEYOR_ROLLOUT_TIMEOUT, CONVEYOR_ROLLBACK), typed with them."""
+    from conveyor.settings import Given
+
+    return {"rollout_timeout": Given(timeout, "--timeout"), "rollback": Given(rollback, "--rollback")}
 
 
 collection = Collection("deploy", apply, status)

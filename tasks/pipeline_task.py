@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from invoke import Context, task
+from invoke.context import Context
 from invoke.exceptions import Exit
+from invoke.tasks import task
 
-from tasks.wiring import one_line_errors, toolbox
+from tasks.wiring import dry, one_line_errors, toolbox
 
 
 @task(
@@ -23,7 +24,7 @@ def pipeline(ctx: Context, until: str = "", only: str = "", dry_run: bool = Fals
 
     tools = toolbox(ctx)
     jobs = select(describe(tools.settings), until=until, only=only)
-    if dry_run:
+    if dry(ctx, dry_run):
         for line in plan_lines(tools, jobs):
             tools.console.line(line)
         return

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from invoke import Context, task
+from invoke.context import Context
+from invoke.tasks import task
 
-from tasks.wiring import one_line_errors, toolbox
+from tasks.wiring import dry, one_line_errors, toolbox
 
 
 @task(
@@ -18,4 +19,4 @@ def test(ctx: Context, job: str = "", dry_run: bool = False) -> None:
     """Run the configured test jobs in the CI image (all in parallel, or one with --job)."""
     from conveyor.testjobs import run_tests, verdict
 
-    verdict(run_tests(toolbox(ctx), [job] if job else [], dry_run))
+    verdict(run_tests(toolbox(ctx), [job] if job else [], dry(ctx, dry_run)))

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from invoke import Context
+from invoke.context import Context
 from invoke.exceptions import Exit
 
 if TYPE_CHECKING:  # imported when a task runs, so that `inv --list` stays as fast as bare Invoke
-    from conveyor.settings import Settings
+    from conveyor.settings import Given, Settings
     from conveyor.toolbox import Toolbox
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -31,9 +30,8 @@ def plain(value: Any) -> Any:
     return value
 
 
-def settings(ctx: Context, flags: Mapping[str, str | None] | None = None) -> Settings:
-    from dotenv import dotenv_values
-
+def settings(ctx: Context, flags: Mapping[str, Given] | None = None) -> Settings:
+    from conveyor.envfile import read_env_file
     from conveyor.gitinfo import GitAnswer
     from conveyor.settings import load_settings
 
@@ -42,10 +40,28 @@ def settings(ctx: Context, flags: Mapping[str, str | None] | None = None) -> Set
         project_dir=PROJECT_DIR,
         yaml_config=plain(ctx.config.get("conveyor", {})),
         environ=environ,
-        dotenv=dotenv_values(PROJECT_DIR / ".env"),
+        dotenv=read_env_file(PROJECT_DIR / ".env"),
         git=GitAnswer(PROJECT_DIR),
         flags=flags,
     )
+
+
+def dry(ctx: Context, dry_run: bool) -> bool:
+    """A task's --dry-run, or Invoke's own `inv --dry` (ctx.config.run.dry): either means change nothing."""
+    return dry_run or bool(ctx.config.run.dry)
+
+
+def check_project() -> None:
+    """Read the project's invoke.yaml before Invoke does, so that a syntax error or a wrong key is one line
+    (also for `inv --list`) instead of Invoke's traceback."""
+    from conveyor.errors import ConveyorError
+    from conveyor.projectconfig import check_file
+    from conveyor.settings import SETTINGS
+
+    try:
+        check_file(PROJECT_DIR / "invoke.yaml", [setting.name for setting in SETTINGS])
+    except ConveyorError as error:
+        raise Exit(f"conveyor: {error}", code=error.exit_code) from None
 
 
 def portable_settings(ctx: Context) -> Settings:
@@ -62,7 +78,7 @@ def portable_settings(ctx: Context) -> Settings:
     )
 
 
-def toolbox(ctx: Context, flags: Mapping[str, str | None] | None = None) -> Toolbox:
+def toolbox(ctx: Context, flags: Mapping[str, Given] | None = None) -> Toolbox:
     from conveyor.console import Console
     from conveyor.redact import Redactor
     from conveyor.toolbox import Toolbox
@@ -85,27 +101,6 @@ def one_line_errors(body: F) -> F:
         except ConveyorError as error:
             message = Redactor(_known_secrets()).clean(str(error))
             raise Exit(f"conveyor: {message}", code=error.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def exit_when_done(body: F) -> F:
-    """For tasks that load the `kubernetes` client: once the verdict is printed, leave with os._exit
-    instead of a normal interpreter exit, whose teardown of the client's thousands of model classes costs
-    ~0.15 s (measured in benchmarks/bench_rollout.py). Output is flushed first; the exit code is kept."""
-
-    @functools.wraps(body)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        code = 0
-        try:
-            body(*args, **kwargs)
-        except Exit as stop:
-            if stop.message:
-                print(stop.message, file=sys.stderr)
-            code = stop.code
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
 
     return wrapper  # type: ignore[return-value]
 

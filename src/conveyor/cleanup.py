@@ -13,7 +13,6 @@ nothing here prints. Planning (`plan_policy`) is a pure function of the tags and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,8 +20,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from conveyor import tagnames
-from conveyor.errors import BadReference, ConfigError, ConveyorError
+from conveyor.errors import BadReference, ConveyorError
 from conveyor.guard import TagInfo, Verdict
+from conveyor.patterns import Pattern, compile_pattern
 from conveyor.reference import ImageReference
 from conveyor.registry.client import PendingDeletion, RegistryClient, TagDeletion
 from conveyor.registry.errors import ManifestNotFound, ReferenceOutsideRegistry
@@ -233,9 +233,7 @@ def collect_tags(
         dated = {m.digest: m for tag, m in found.items() if created_for(tag) and not m.is_placeholder}
         times = list(pool.map(lambda m: _created_or_none(client, repository, m), dated.values()))
     created = dict(zip(dated, times, strict=True))
-    return {
-        tag: TagInfo(tag, m.digest, created.get(m.digest), m.is_placeholder) for tag, m in sorted(found.items())
-    }
+    return {tag: TagInfo(tag, m.digest, created.get(m.digest), m.is_placeholder) for tag, m in sorted(found.items())}
 
 
 def _manifest_or_none(client: RegistryClient, repository: str, tag: str) -> Manifest | None:
@@ -315,24 +313,12 @@ class Plan:
         ]
 
 
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str) -> timedelta:
-    """`90m`, `12h`, `30d`, `2w` → timedelta (ConfigError when malformed)."""
-    match = _DURATION.match(text.strip().lower())
-    if match is None:
-        raise ConfigError(f"malformed duration {text!r}", "write a number and a unit: 90m, 12h, 30d, 2w")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-
-
 def plan_policy(repository: str, tags: Sequence[TagInfo], policy: Policy, now: datetime) -> Plan:
     """Decide, for each tag, keep or delete by the rules and why (pure). Placeholders are not images: the
     caller finishes them."""
     tags = [info for info in tags if not info.placeholder]
-    keep = _compile(policy.keep_regex)
-    delete = _compile(policy.delete_regex)
+    keep = _compile(policy.keep_regex, "--keep")
+    delete = _compile(policy.delete_regex, "--delete")
     decided: dict[str, PlannedTag] = {}
     for info in tags:
         if keep is not None and keep.fullmatch(info.tag):
@@ -351,13 +337,8 @@ def plan_policy(repository: str, tags: Sequence[TagInfo], policy: Policy, now: d
     return Plan(repository, tuple(decided[info.tag] for info in sorted(tags, key=lambda i: i.tag)))
 
 
-def _compile(pattern: str) -> re.Pattern[str] | None:
-    if not pattern:
-        return None
-    try:
-        return re.compile(pattern)
-    except re.error as error:
-        raise ConfigError(f"malformed tag pattern {pattern!r} ({error})", "write a Python regular expression") from None
+def _compile(pattern: str, flag: str) -> Pattern | None:
+    return compile_pattern(pattern, flag) if pattern else None
 
 
 def _plan_dead_branches(tags: Sequence[TagInfo], policy: Policy, decided: dict[str, PlannedTag]) -> None:

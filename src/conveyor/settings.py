@@ -8,23 +8,40 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from conveyor import tagnames
+from conveyor import projectconfig, tagnames
+from conveyor.durations import ROLLOUT_MAX, parse_duration
 from conveyor.errors import BadReference, ConfigError
+from conveyor.patterns import compile_pattern
+from conveyor.projectconfig import DEFAULT_COVERAGE_REGEX, DeployTarget, JobSpec, ProdImage
 from conveyor.reference import ImageReference
 from conveyor.slug import ref_slug
+
+__all__ = ["DEFAULT_COVERAGE_REGEX", "SETTINGS", "DeployTarget", "Given", "JobSpec", "ProdImage", "Settings"]
 
 GitLookup = Callable[[str], str | None]
 """Answers a git question ("commit" or "branch") for the project, or None outside a git repository."""
 
-DEFAULT_COVERAGE_REGEX = r"^\s*Lines:\s*(\d+(?:\.\d+)?)%"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+Kind = Literal["text", "list", "duration", "count", "choice"]
+REGISTRY_TIMEOUT_MAX = timedelta(hours=1)
+_BOOLEAN = {"yes": "true", "true": "true", "on": "true", "1": "true", "no": "false", "false": "false", "off": "false"}
+_BOOLEAN |= {"0": "false"}
+
+
+@dataclass(frozen=True)
+class Given:
+    """A raw value and where it came from, as an error names it: `--timeout`, `CONVEYOR_ROLLOUT_TIMEOUT`,
+    `.env line 3 (CONVEYOR_ROLLOUT_TIMEOUT)`, `invoke.yaml: conveyor.rollout_timeout`."""
+
+    value: object
+    source: str
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,8 @@ class Setting:
     default: str
     help: str
     secret: bool = False
+    kind: Kind = "text"
+    choices: tuple[str, ...] = ()
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -61,6 +80,15 @@ SETTINGS: tuple[Setting, ...] = (
         "CONVEYOR_REGISTRY_SCHEME",
         "auto",
         "http or https for registry API calls; auto = http on loopback (as Docker does), else https.",
+        kind="choice",
+        choices=("auto", "http", "https"),
+    ),
+    Setting(
+        "registry_timeout",
+        "CONVEYOR_REGISTRY_TIMEOUT",
+        "60",
+        "Deadline for one registry operation, retries included (seconds, or 90s, 5m).",
+        kind="duration",
     ),
     Setting("gitlab_api_url", "CI_API_V4_URL", "", "GitLab API (tag deletes through GitLab's tags API)."),
     Setting("gitlab_project_id", "CI_PROJECT_ID", "", "GitLab project id (for GitLab's tags API)."),
@@ -73,18 +101,21 @@ SETTINGS: tuple[Setting, ...] = (
         "CONVEYOR_COMPOSE_FILES",
         "compose/docker-compose.yml:compose/docker-compose.gitlab.yml",
         "Compose files for the CI image and test jobs, ':'-separated, relative to the project.",
+        kind="list",
     ),
     Setting(
         "prod_compose_files",
         "CONVEYOR_PROD_COMPOSE_FILES",
         "compose/docker-compose.prod.yml",
         "Compose files that build the prod images, ':'-separated, relative to the project.",
+        kind="list",
     ),
     Setting(
         "deployable_branches",
         "CONVEYOR_DEPLOYABLE_BRANCHES",
         "main",
         "Branches (glob patterns, ':'-separated) whose pipelines build prod images and deploy.",
+        kind="list",
     ),
     Setting("compose_project", "CONVEYOR_COMPOSE_PROJECT", "conveyor-example", "Compose project name."),
     Setting("ci_image_name", "CONVEYOR_CI_IMAGE_NAME", "ci", "Name of the CI image under the registry image."),
@@ -106,13 +137,22 @@ SETTINGS: tuple[Setting, ...] = (
         "CONVEYOR_ROLLBACK",
         "auto",
         "Roll back a failed deploy: true, false, or auto (on in GitLab CI, off elsewhere).",
+        kind="choice",
+        choices=("auto", "true", "false"),
     ),
-    Setting("rollout_timeout", "CONVEYOR_ROLLOUT_TIMEOUT", "600", "Seconds to wait for a rollout."),
+    Setting(
+        "rollout_timeout",
+        "CONVEYOR_ROLLOUT_TIMEOUT",
+        "600",
+        "How long to wait for a rollout (seconds, or 90s, 5m, 1h).",
+        kind="duration",
+    ),
     Setting(
         "keep_releases",
         "CONVEYOR_KEEP_RELEASES",
         "3",
         "The newest prod-<sha> releases of each prod image always kept, for rollback (at least 1).",
+        kind="count",
     ),
     Setting("gitlab_ci", "GITLAB_CI", "", "Set to true by GitLab: log sections, rollback default."),
     Setting(
@@ -127,39 +167,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("docker_cert_path", "DOCKER_CERT_PATH", "", "Client certificates for the engine (dind)."),
     Setting("docker_config", "DOCKER_CONFIG", "", "Docker client configuration directory."),
 )
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """A test job: a command run in a compose service of the CI image."""
-
-    name: str
-    command: str
-    service: str
-    services: tuple[str, ...] = ()
-    coverage_regex: str = ""
-
-    @property
-    def no_deps(self) -> bool:
-        """Jobs that need no service run with `--no-deps`."""
-        return not self.services
-
-
-@dataclass(frozen=True)
-class ProdImage:
-    """A prod image: its name under the registry image and the compose service that builds it."""
-
-    name: str
-    service: str
-
-
-@dataclass(frozen=True)
-class DeployTarget:
-    """A Deployment container that runs a prod image."""
-
-    deployment: str
-    container: str
-    image: str
 
 
 @dataclass(frozen=True)
@@ -209,6 +216,7 @@ class Settings:
     job_token: str = field(repr=False)
     registry_access_token: str = field(repr=False)
     registry_scheme: str
+    registry_timeout: float
     gitlab_api_url: str
     gitlab_project_id: str
     commit_sha: str
@@ -233,7 +241,7 @@ class Settings:
     kubernetes_service_port: str
     environment_name: str
     rollback: str
-    rollout_timeout: str
+    rollout_timeout: float
     keep_releases: int
     gitlab_ci: str
     job_image: str
@@ -241,6 +249,11 @@ class Settings:
     test_jobs: tuple[JobSpec, ...]
     prod_images: tuple[ProdImage, ...]
     deploy_targets: tuple[DeployTarget, ...]
+    sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def source(self, name: str) -> str:
+        """Where a setting's value came from, as errors name it."""
+        return self.sources.get(name) or next(s.env for s in SETTINGS if s.name == name)
 
     @functools.cached_property
     def images(self) -> ImageNames:
@@ -278,7 +291,7 @@ class Settings:
 
     @property
     def timeout_seconds(self) -> float:
-        return float(self.rollout_timeout)
+        return self.rollout_timeout
 
     @property
     def deployable(self) -> bool:
@@ -325,99 +338,90 @@ def load_settings(
     project_dir: Path,
     yaml_config: Mapping[str, Any],
     environ: Mapping[str, str],
-    dotenv: Mapping[str, str | None],
+    dotenv: Mapping[str, Given | str | None],
     git: GitLookup,
-    flags: Mapping[str, str | None] | None = None,
+    flags: Mapping[str, Given | str | None] | None = None,
 ) -> Settings:
-    """Build the Settings from every source, highest precedence first, and validate them."""
-    values = _scalars(yaml_config, environ, dotenv, flags or {})
+    """Build the Settings from every source, highest precedence first, typed and validated; every error is
+    one line naming where the value came from (the flag, the variable, or the file and key)."""
+    section = projectconfig.section(yaml_config)
+    projectconfig.check_keys(section, (*(s.name for s in SETTINGS), *projectconfig.STRUCTURED))
+    chosen = {setting.name: _choose(setting, section, environ, dotenv, flags or {}) for setting in SETTINGS}
+    values = {name: _typed(setting, chosen[name]) for name, setting in zip(chosen, SETTINGS, strict=True)}
     values["registry_image"] = values["registry_image"] or f"{values['registry']}/conveyor/example"
     values["base_image"] = values["base_image"] or f"{values['registry']}/conveyor/busybox:1.35"
     values["job_image"] = values["job_image"] or f"{values['registry_image']}/job:latest"
     values["commit_sha"] = values["commit_sha"] or _from_git(git, "commit")
     values["ref_name"] = values["ref_name"] or _from_git(git, "branch")
     values["ref_slug"] = values["ref_slug"] or ref_slug(values["ref_name"])
-    keep_releases = _count("CONVEYOR_KEEP_RELEASES", values.pop("keep_releases"), minimum=1)
     settings = Settings(
-        keep_releases=keep_releases,
         project_dir=project_dir,
-        compose_files=_paths(project_dir, values.pop("compose_files")),
-        prod_compose_files=_paths(project_dir, values.pop("prod_compose_files")),
-        deployable_branches=tuple(b for b in values.pop("deployable_branches").split(":") if b),
-        prod_images=_prod_images(yaml_config.get("prod_images") or {}),
-        deploy_targets=_deploy_targets(yaml_config.get("deploy_targets") or []),
+        compose_files=tuple(project_dir / p for p in values.pop("compose_files")),
+        prod_compose_files=tuple(project_dir / p for p in values.pop("prod_compose_files")),
+        prod_images=projectconfig.prod_images(section.get("prod_images")),
+        deploy_targets=projectconfig.deploy_targets(section.get("deploy_targets")),
         reports_dir=project_dir / values.pop("reports_dir"),
-        test_jobs=_test_jobs(yaml_config.get("test_jobs") or {}, values["ci_service"]),
+        test_jobs=projectconfig.test_jobs(section.get("test_jobs"), values["ci_service"]),
+        sources={name: given.source for name, given in chosen.items()},
         **values,
     )
     _validate(settings)
     return settings
 
 
-def _scalars(
-    yaml_config: Mapping[str, Any],
+def _choose(
+    setting: Setting,
+    section: Mapping[str, Any],
     environ: Mapping[str, str],
-    dotenv: Mapping[str, str | None],
-    flags: Mapping[str, str | None],
-) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for setting in SETTINGS:
-        candidates = (
-            flags.get(setting.name),
-            environ.get(setting.env),
-            dotenv.get(setting.env),
-            _yaml_scalar(yaml_config, setting.name),
-        )
-        values[setting.name] = next((str(v) for v in candidates if v not in (None, "")), setting.default)
-    return values
+    dotenv: Mapping[str, Given | str | None],
+    flags: Mapping[str, Given | str | None],
+) -> Given:
+    """The value that wins by precedence (flags > environment > .env > invoke.yaml > default)."""
+    candidates = (
+        _given(flags.get(setting.name), f"--{setting.name.replace('_', '-')}"),
+        _given(environ.get(setting.env), setting.env),
+        _given(dotenv.get(setting.env), f".env ({setting.env})"),
+        _given(section.get(setting.name), projectconfig.key(setting.name)),
+    )
+    return next((c for c in candidates if c is not None), Given(setting.default, f"{setting.env} (default)"))
 
 
-def _count(variable: str, text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise ConfigError(f"{variable} {text!r} is not a whole number of at least {minimum}", f"fix {variable}")
-    return value
+def _given(value: Given | object, source: str) -> Given | None:
+    if isinstance(value, Given):
+        return value if value.value not in (None, "") else None
+    return None if value in (None, "") else Given(value, source)
 
 
-def _paths(project_dir: Path, text: str) -> tuple[Path, ...]:
-    return tuple(project_dir / part for part in text.split(":") if part)
+def _typed(setting: Setting, given: Given) -> Any:
+    """The value as the setting's kind: text, a list, seconds, a count, or one of its choices."""
+    value, source = given.value, given.source
+    if setting.kind == "list":
+        if isinstance(value, list | tuple):
+            return projectconfig.texts(value, setting.name)
+        return tuple(part for part in _text(value, source).split(":") if part)
+    if setting.kind == "duration":
+        maximum = ROLLOUT_MAX if setting.name == "rollout_timeout" else REGISTRY_TIMEOUT_MAX
+        return parse_duration(value, source, maximum).total_seconds()
+    if setting.kind == "count":
+        text = _text(value, source)
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(f"{source} {value!r} is not a whole number of at least 1", f"fix {source}")
+        return int(text)
+    if setting.kind == "choice":
+        text = _text(value, source).lower()
+        text = _BOOLEAN.get(text, text) if "true" in setting.choices else text
+        if text not in setting.choices:
+            raise ConfigError(f"{source} {value!r} is not one of {', '.join(setting.choices)}", f"fix {source}")
+        return text
+    return _text(value, source)
 
 
-def _prod_images(raw: Mapping[str, Any]) -> tuple[ProdImage, ...]:
-    images = []
-    for name, spec in raw.items():
-        service = spec.get("service") if isinstance(spec, Mapping) else None
-        images.append(ProdImage(name=str(name), service=str(service or name)))
-    return tuple(images)
-
-
-def _deploy_targets(raw: Any) -> tuple[DeployTarget, ...]:
-    targets = []
-    for spec in raw if isinstance(raw, list | tuple) else []:
-        if not isinstance(spec, Mapping) or not spec.get("deployment"):
-            raise ConfigError(
-                f"deploy target {spec!r} names no deployment",
-                "give each conveyor.deploy_targets entry deployment, container and image",
-            )
-        deployment = str(spec["deployment"])
-        targets.append(
-            DeployTarget(
-                deployment=deployment,
-                container=str(spec.get("container") or deployment),
-                image=str(spec.get("image") or deployment),
-            )
-        )
-    return tuple(targets)
-
-
-def _yaml_scalar(yaml_config: Mapping[str, Any], name: str) -> str | None:
-    value = yaml_config.get(name)
-    if isinstance(value, list | tuple):
-        return ":".join(str(item) for item in value)
-    return None if value is None else str(value)
+def _text(value: object, source: str) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if not isinstance(value, str | int | float):
+        raise ConfigError(f"{source} must be a single value, not {type(value).__name__}", f"fix {source}")
+    return str(value)
 
 
 def _from_git(git: GitLookup, what: str) -> str:
@@ -431,88 +435,54 @@ def _from_git(git: GitLookup, what: str) -> str:
     return value
 
 
-def _test_jobs(raw: Mapping[str, Any], default_service: str) -> tuple[JobSpec, ...]:
-    jobs = []
-    for name, spec in raw.items():
-        if not isinstance(spec, Mapping) or not spec.get("command"):
-            raise ConfigError(
-                f"test job {name!r} has no command", "give it conveyor.test_jobs.<name>.command in invoke.yaml"
-            )
-        coverage = spec.get("coverage")
-        jobs.append(
-            JobSpec(
-                name=str(name),
-                command=str(spec["command"]),
-                service=str(spec.get("service") or default_service),
-                services=tuple(str(s) for s in spec.get("services") or ()),
-                coverage_regex=DEFAULT_COVERAGE_REGEX if coverage is True else str(coverage or ""),
-            )
-        )
-    return tuple(jobs)
-
-
 def _validate(settings: Settings) -> None:
+    source = settings.source
     if not tagnames.is_commit(settings.commit_sha):
         raise ConfigError(
-            f"CI_COMMIT_SHA {settings.commit_sha!r} is not a commit SHA", "use 7 to 64 lower-case hex characters"
+            f"{source('commit_sha')} {settings.commit_sha!r} is not a commit SHA",
+            "use 7 to 64 lower-case hex characters",
         )
     if not settings.ref_slug:
         raise ConfigError(f"ref {settings.ref_name!r} has an empty slug", "set CI_COMMIT_REF_NAME to a branch name")
     promotion = tagnames.promotion_tag(settings.environment_name)
     if promotion == tagnames.RELEASE_PREFIX or tagnames.is_release(promotion):
         raise ConfigError(
-            f"CI_ENVIRONMENT_NAME {settings.environment_name!r} gives the promotion tag {promotion!r}, "
+            f"{source('environment_name')} {settings.environment_name!r} gives the promotion tag {promotion!r}, "
             "which is not a name or looks like a release",
             "name the environment with letters (production, staging, review-x)",
         )
     if not _NAME.match(settings.compose_project):
         raise ConfigError(
-            f"CONVEYOR_COMPOSE_PROJECT {settings.compose_project!r} is not a compose project name",
+            f"{source('compose_project')} {settings.compose_project!r} is not a compose project name",
             "use lower-case letters, digits, '-', '_' and '.'",
         )
-    _check_image("CI_REGISTRY_IMAGE", settings.registry_image)
-    _check_image("CONVEYOR_CI_IMAGE_NAME", f"{settings.registry_image}/{settings.ci_image_name}")
-    _check_image("CONVEYOR_BASE_IMAGE", settings.base_image)
-    if settings.registry_scheme not in ("auto", "http", "https"):
+    _check_image(source("registry_image"), settings.registry_image)
+    _check_image(source("ci_image_name"), f"{settings.registry_image}/{settings.ci_image_name}")
+    _check_image(source("base_image"), settings.base_image)
+    if settings.reports_dir.exists() and not settings.reports_dir.is_dir():
         raise ConfigError(
-            f"CONVEYOR_REGISTRY_SCHEME {settings.registry_scheme!r} is not auto, http or https",
-            "fix CONVEYOR_REGISTRY_SCHEME",
+            f"{source('reports_dir')}: {settings.reports_dir} is a file, not a directory",
+            "point it at a directory (or remove the file)",
         )
-    if settings.rollback not in ("true", "false", "auto"):
-        raise ConfigError(
-            f"CONVEYOR_ROLLBACK (or --rollback) {settings.rollback!r} is not true, false or auto", "use yes or no"
-        )
-    try:
-        if not (math.isfinite(float(settings.rollout_timeout)) and float(settings.rollout_timeout) > 0):
-            raise ValueError
-    except ValueError:
-        raise ConfigError(
-            f"CONVEYOR_ROLLOUT_TIMEOUT (or --timeout) {settings.rollout_timeout!r} is not a positive number of seconds",
-            "fix CONVEYOR_ROLLOUT_TIMEOUT",
-        ) from None
     prod_names = {image.name for image in settings.prod_images}
-    for target in settings.deploy_targets:
+    for index, target in enumerate(settings.deploy_targets):
         if target.image not in prod_names:
             raise ConfigError(
-                f"deploy target {target.deployment!r} uses prod image {target.image!r}, which is not configured",
-                f"use one of: {', '.join(sorted(prod_names)) or 'none'} (conveyor.prod_images)",
+                f"{projectconfig.key('deploy_targets', index, 'image')} {target.image!r} is not a prod image",
+                f"use one of: {', '.join(sorted(prod_names)) or 'none'} ({projectconfig.key('prod_images')})",
             )
     for prod in settings.prod_images:
-        _check_image(f"conveyor.prod_images.{prod.name}", f"{settings.registry_image}/{prod.name}")
+        _check_image(projectconfig.key("prod_images", prod.name), f"{settings.registry_image}/{prod.name}")
     images = settings.images
     if images.ci_commit.domain != settings.registry:
         raise ConfigError(
-            f"CI_REGISTRY_IMAGE {settings.registry_image!r} is not in registry CI_REGISTRY {settings.registry!r}",
+            f"{source('registry_image')} {settings.registry_image!r} is not in registry {settings.registry!r} "
+            f"({source('registry')})",
             "make CI_REGISTRY_IMAGE start with CI_REGISTRY",
         )
     for job in settings.test_jobs:
         if job.coverage_regex:
-            try:
-                re.compile(job.coverage_regex)
-            except re.error as exc:
-                raise ConfigError(
-                    f"test job {job.name!r} has a bad coverage regex ({exc})", "fix it in invoke.yaml"
-                ) from None
+            compile_pattern(job.coverage_regex, projectconfig.key("test_jobs", job.name, "coverage"))
 
 
 def _check_image(variable: str, text: str) -> None:

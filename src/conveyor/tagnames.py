@@ -50,9 +50,4 @@ def is_slug(tag: str) -> bool:
 
 def is_branch_tag(tag: str) -> bool:
     """A slug that is not a commit, release or promotion tag, nor one people set by hand (`latest`, `v1`)."""
-    return (
-        is_slug(tag)
-        and not is_commit(tag)
-        and not tag.startswith(GENERIC)
-        and _HAND_MADE.fullmatch(tag) is None
-    )
+    return is_slug(tag) and not is_commit(tag) and not tag.startswith(GENERIC) and _HAND_MADE.fullmatch(tag) is None

@@ -4,7 +4,6 @@ services; report coverage in GitLab's regex form and write one JUnit file per jo
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +14,7 @@ from xml.etree import ElementTree
 from conveyor import compose
 from conveyor.compose import ComposeProject
 from conveyor.errors import ConfigError, JobFailed, RegistryError, ToolError
+from conveyor.patterns import compile_pattern
 from conveyor.process import Command
 from conveyor.settings import JobSpec
 from conveyor.toolbox import Toolbox
@@ -38,7 +38,7 @@ class JobResult:
         """The last coverage value the job printed, by its coverage regex (what GitLab would pick)."""
         if not self.job.coverage_regex:
             return None
-        pattern = re.compile(self.job.coverage_regex)
+        pattern = compile_pattern(self.job.coverage_regex, f"the coverage regex of test job {self.job.name}")
         values = [m.group(1) if m.groups() else m.group(0) for line in self.lines if (m := pattern.search(line))]
         return values[-1] if values else None
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,8 +21,10 @@ class Cluster:
     sim: KubeSim
     kubeconfig: Path
 
-    def deployment(self, name: str = "web") -> dict:  # type: ignore[type-arg]
-        return self.sim.cluster.store.get("deployments", NAMESPACE, name)  # type: ignore[no-any-return]
+    def deployment(self, name: str = "web") -> dict[str, Any]:
+        deployment = self.sim.cluster.store.get("deployments", NAMESPACE, name)
+        assert deployment is not None, f"deployment {name} is not in the simulated cluster"
+        return deployment
 
     def image(self, name: str = "web") -> str:
         return str(self.deployment(name)["spec"]["template"]["spec"]["containers"][0]["image"])

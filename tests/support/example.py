@@ -48,12 +48,12 @@ class Example:
         env.update(overrides)
         return env
 
-    def inv(self, *args: str, drop: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess[str]:
-        environment = {k: v for k, v in self.env(**env).items() if k not in drop}
+    def inv(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """Run `inv *args` in the example, with `env` over the example's environment."""
         return subprocess.run(
             [sys.executable, "-m", "invoke", *args],
             cwd=self.root,
-            env=environment,
+            env=self.env(**env),
             capture_output=True,
             text=True,
             timeout=600,

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from conveyor.engine import pushed_digest, stream_errors
@@ -7,7 +9,7 @@ DIGEST = "sha256:" + "b" * 64
 
 
 def test_error_inside_a_200_stream_raises() -> None:
-    chunks = [
+    chunks: list[dict[str, Any]] = [
         {"status": "The push refers to repository [127.0.0.1:5000/x]"},
         {"status": "Preparing", "id": "abc", "progressDetail": {}},
         {"errorDetail": {"message": "unauthorized: authentication required"}, "error": "unauthorized"},
@@ -23,7 +25,7 @@ def test_plain_error_string_is_enough() -> None:
 
 def test_clean_stream_forwards_status_and_reports_digest() -> None:
     seen: list[object] = []
-    chunks = [
+    chunks: list[dict[str, Any]] = [
         {"status": "Pushed", "id": "abc"},
         {"status": "Pushing", "id": "abc", "progressDetail": {"current": 1, "total": 2}},
         {"status": f"main: digest: {DIGEST} size: 528"},

@@ -1,8 +1,10 @@
+from typing import Any
+
 from conveyor.console import Console
 from conveyor.progress import TransferProgress
 from conveyor.redact import Redactor
 
-CHUNKS = [
+CHUNKS: list[dict[str, Any]] = [
     {"status": "The push refers to repository [reg/app]"},
     {"status": "Preparing", "id": "aaa", "progressDetail": {}},
     {"status": "Preparing", "id": "bbb", "progressDetail": {}},

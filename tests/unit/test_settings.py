@@ -119,7 +119,7 @@ def test_test_jobs_from_yaml() -> None:
 def test_job_without_command_and_bad_coverage_regex_are_rejected() -> None:
     with pytest.raises(ConfigError, match="has no command"):
         load(yaml_config={"test_jobs": {"unit": {}}})
-    with pytest.raises(ConfigError, match="bad coverage regex"):
+    with pytest.raises(ConfigError, match="coverage '\\(' is not an RE2 regular expression"):
         load(yaml_config={"test_jobs": {"unit": {"command": "x", "coverage": "("}}})
 
 

@@ -1,7 +1,8 @@
 from pathlib import Path
 
 import pytest
-from invoke import Config, MockContext
+from invoke.config import Config
+from invoke.context import MockContext
 from invoke.exceptions import Exit
 
 from conveyor.errors import ConfigError, JobFailed

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.k8s_sim.patch import PatchError, field_match, json_patch, label_match, merge_patch, strategic_merge
 from tests.k8s_sim.store import Gone, Store
 
-DEPLOYMENT = {
+DEPLOYMENT: dict[str, Any] = {
     "metadata": {"name": "web", "annotations": {"a": "1"}},
     "spec": {
         "template": {

@@ -248,7 +248,8 @@ def test_pods_that_cannot_be_listed_degrade_to_kubectls_verdict_with_a_warning()
 
 
 def test_a_server_that_drops_every_watch_is_not_hammered() -> None:
-    api = FakeApi([state(10, available=1)], [WatchInterrupted("eof")] * 5 + [[modified(state(11))]])
+    drops: list[Step] = [WatchInterrupted("eof")] * 5
+    api = FakeApi([state(10, available=1)], [*drops, [modified(state(11))]])
     clock = FakeClock()
     slept: list[float] = []
 

@@ -48,7 +48,9 @@ def response(
     return result
 
 
-Handler = Callable[[Call], "requests.Response | Exception"]
+# What a fake registry answers a call with: a response, or an exception for the session to raise.
+Answer = requests.Response | Exception
+Handler = Callable[[Call], Answer]
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry_fakes import Call, make_client, response
+from registry_fakes import Answer, Call, make_client, response
 
 from conveyor import cleanup
 from conveyor.guard import Verdict
@@ -16,7 +16,7 @@ class Distribution28:
         self.tags = dict(tags)
         self.order: list[str] = []
 
-    def __call__(self, call: Call) -> object:
+    def __call__(self, call: Call) -> Answer:
         reference = call.path.rsplit("/", 1)[-1]
         if "/blobs/" in call.path:
             return response(200) if call.method == "HEAD" else response(201)
@@ -64,7 +64,7 @@ def test_promote_copies_the_manifest_server_side_and_says_so() -> None:
     body = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
     registry = Distribution28({"prod": "sha256:old", "prod-new": sha256_digest(body)})
 
-    def handler(call: Call) -> object:
+    def handler(call: Call) -> Answer:
         if call.method == "GET" and "/manifests/" in call.path:
             return response(200, body, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
         return registry(call)

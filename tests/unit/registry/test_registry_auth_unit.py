@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from registry_fakes import Call, make_client, response
+from registry_fakes import Answer, Call, make_client, response
 
 from conveyor.registry import Credentials
 from conveyor.registry.auth import parse_challenge, token_from_response
@@ -58,7 +58,7 @@ class TokenRegistry:
         self.refuse: set[str] = set()
         self.realm_calls: list[Call] = []
 
-    def __call__(self, call: Call) -> object:
+    def __call__(self, call: Call) -> Answer:
         if call.url.startswith("https://gitlab.test/jwt/auth"):
             self.realm_calls.append(call)
             if call.headers.get("Authorization") != "Basic " + base64.b64encode(b"alice:pa55word-xyz").decode():
@@ -115,7 +115,7 @@ def test_wrong_credentials_at_the_realm() -> None:
 
 
 def test_insufficient_scope_is_permission_denied() -> None:
-    def handler(call: Call) -> object:
+    def handler(call: Call) -> Answer:
         if "jwt/auth" in call.url:
             return response(200, {"token": "tok"})
         challenge = BEARER.replace('scope="', 'error="insufficient_scope",scope="')
@@ -129,7 +129,7 @@ def test_insufficient_scope_is_permission_denied() -> None:
 
 
 def test_anonymous_bearer_token_without_credentials() -> None:
-    def handler(call: Call) -> object:
+    def handler(call: Call) -> Answer:
         if "jwt/auth" in call.url:
             assert "Authorization" not in call.headers
             return response(200, {"token": "anon"})
@@ -150,7 +150,7 @@ def test_no_challenge_no_authorization_header() -> None:
 def test_basic_challenge() -> None:
     expected = "Basic " + base64.b64encode(b"alice:pa55word-xyz").decode()
 
-    def handler(call: Call) -> object:
+    def handler(call: Call) -> Answer:
         if call.headers.get("Authorization") != expected:
             return response(401, b"", {"WWW-Authenticate": 'Basic realm="registry"'})
         return response(200, {"tags": ["b"]})

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import requests
-from registry_fakes import Call, make_client, response
+from registry_fakes import Answer, Call, Handler, make_client, response
 
 from conveyor.registry import GitLabTagsApi, RetryPolicy
 from conveyor.registry.errors import (
@@ -21,10 +21,10 @@ from conveyor.registry.manifests import ACCEPT, DOCKER_MANIFEST, OCI_INDEX, OCI_
 DIGEST = "sha256:" + "a" * 64
 
 
-def scripted(*answers: object) -> object:
+def scripted(*answers: Answer) -> Handler:
     queue = list(answers)
 
-    def handler(call: Call) -> object:
+    def handler(call: Call) -> Answer:
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
     return handler
@@ -90,7 +90,7 @@ def test_head_and_get_manifest_send_every_accept_type() -> None:
     raw = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"digest": DIGEST}]}).encode()
     digest = sha256_digest(raw)
 
-    def handler(call: Call) -> object:
+    def handler(call: Call) -> Answer:
         assert call.headers["Accept"] == ACCEPT
         if call.path.endswith("/missing"):
             return response(404)
@@ -122,7 +122,7 @@ def test_head_and_get_manifest_send_every_accept_type() -> None:
 def test_retag_puts_the_same_bytes_under_the_new_tag() -> None:
     manifest = Manifest.from_bytes(b'{"schemaVersion":2,"mediaType":"%s"}' % DOCKER_MANIFEST.encode())
 
-    def handler(call: Call) -> object:
+    def handler(call: Call) -> Answer:
         if call.method == "GET":
             return response(200, manifest.raw, {"Content-Type": DOCKER_MANIFEST})
         assert call.path == "/v2/g/a/manifests/prod" and call.data == manifest.raw
@@ -137,12 +137,12 @@ def test_retag_puts_the_same_bytes_under_the_new_tag() -> None:
 class Registry:
     """A fake registry for tag deletion: `tag_delete` is the answer to DELETE by tag."""
 
-    def __init__(self, tag_delete: object, probe: object = None) -> None:
+    def __init__(self, tag_delete: Answer, probe: Answer | None = None) -> None:
         self.tag_delete = tag_delete
         self.probe = probe if probe is not None else response(404, {"errors": [{"code": "MANIFEST_UNKNOWN"}]})
         self.manifests: dict[str, bytes] = {}
 
-    def __call__(self, call: Call) -> object:
+    def __call__(self, call: Call) -> Answer:
         reference = call.path.rsplit("/", 1)[-1]
         if call.method == "HEAD" and "/manifests/" in call.path:
             return response(200, b"", {"Docker-Content-Digest": DIGEST})
@@ -181,7 +181,7 @@ def test_oci_tag_delete_when_the_registry_supports_it() -> None:
         response(400, {"errors": [{"code": "UNSUPPORTED"}]}),
     ],
 )
-def test_throwaway_manifest_when_tag_delete_is_unsupported(refusal: object) -> None:
+def test_throwaway_manifest_when_tag_delete_is_unsupported(refusal: requests.Response) -> None:
     registry = Registry(refusal)
     client, session, _ = make_client(registry)
     assert client.delete_tag("g/a", "t").method == "throwaway-manifest"
@@ -201,7 +201,7 @@ def test_throwaway_round_repeated_until_a_202() -> None:
     registry = Registry(response(400, {"errors": [{"code": "DIGEST_INVALID"}]}))
     deletes = {"n": 0}
 
-    def flaky(call: Call) -> object:
+    def flaky(call: Call) -> Answer:
         if call.method == "DELETE" and call.path.rsplit("/", 1)[-1].startswith("sha256:") and "0" * 64 not in call.path:
             deletes["n"] += 1
             if deletes["n"] == 1:
@@ -233,8 +233,8 @@ def test_missing_tag_is_absent_without_changes() -> None:
 # ---- GitLab's tags API: a FAKE GitLab (no GitLab here); it checks the requests Conveyor sends ----------
 
 
-def gitlab_fake(tag_status: int = 200) -> object:
-    def handler(call: Call) -> object:
+def gitlab_fake(tag_status: int = 200) -> Handler:
+    def handler(call: Call) -> Answer:
         if call.url.startswith("https://gitlab.test/api/v4/"):
             assert call.headers["PRIVATE-TOKEN"] == "glpat-secret-123"
             assert "Authorization" not in call.headers

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from registry_fakes import Call, make_client, response
+from registry_fakes import Answer, Call, make_client, response
 
 from conveyor.redact import Redactor
 from conveyor.registry import Credentials, docker_config_note, resolve_credentials
@@ -70,7 +70,7 @@ def test_no_secret_in_errors_logs_or_reprs(caplog: pytest.LogCaptureFixture) -> 
     caplog.set_level(logging.DEBUG)
     password, token = "Distinct-Pa55-91ab", "tok-Distinct-77cd"
 
-    def handler(call: Call) -> object:
+    def handler(call: Call) -> Answer:
         if "jwt" in call.url:
             return response(200, {"token": token, "expires_in": 60})
         if call.headers.get("Authorization") != f"Bearer {token}":
