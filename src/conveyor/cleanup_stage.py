@@ -25,26 +25,18 @@ from conveyor.gitinfo import GitAnswer
 from conveyor.guard import TagInfo, decide
 from conveyor.knowledge import Knowledge
 from conveyor.reference import ImageReference
-from conveyor.registry import GitLabTagsApi, RegistryClient, resolve_credentials
+from conveyor.registry import GitLabTagsApi, RegistryClient
 from conveyor.slug import ref_slug
 from conveyor.toolbox import Toolbox
 
 
 def registry_client(tools: Toolbox) -> RegistryClient:
-    """A client for the configured registry with the first credentials that apply (access token, user and
-    password, job token, the Docker config) and GitLab's tags API where GitLab's variables say so."""
+    """A client for the configured registry with the run's credentials (see Toolbox.credentials) and GitLab's
+    tags API where GitLab's variables say so."""
     settings = tools.settings
-    credentials = resolve_credentials(
-        settings.registry,
-        user=settings.registry_user,
-        password=settings.registry_password,
-        job_token=settings.job_token,
-        access_token=settings.registry_access_token,
-        docker_config_dir=settings.docker_config or None,
-    )
     return RegistryClient(
         settings.registry,
-        credentials,
+        tools.credentials,
         scheme=settings.scheme,
         redactor=tools.console.redactor,
         gitlab=gitlab_api(tools),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conveyor import process
 from conveyor.errors import ConfigError, ToolError
-from conveyor.process import Command, Completed, LineSink
+from conveyor.process import Command, Completed
 
 MIN_VERSION = (2, 0, 0)
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
@@ -101,8 +101,3 @@ def check_services(wanted: Sequence[str], listed: Completed, files: Sequence[Pat
                 f"unknown compose service {service!r}",
                 f"the compose files define {', '.join(sorted(known)) or 'none'}; fix the service name in invoke.yaml",
             )
-
-
-def run(command: Command, sink: LineSink | None = None) -> Completed:
-    """Run a compose command line (the single call site, so tests can see every command as data)."""
-    return process.run(command, sink)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from conveyor import compose
 from conveyor.buildlog import BuildReport, parse_build_log
 from conveyor.compose import ComposeProject
 from conveyor.engine import Engine
 from conveyor.errors import RegistryError, ToolError
+from conveyor.process import Command
 from conveyor.reference import ImageReference
 from conveyor.toolbox import Toolbox
 
@@ -88,9 +88,20 @@ def build_and_push(
             for tag in target.tags:
                 console.line(f"dry run: would push {tag} and check its digest in the registry")
         return []
-    tools.login()
+    with tools.logged_in() as session:
+        return build_push_verify(session, engine, build, targets, cache_digests)
+
+
+def build_push_verify(
+    tools: Toolbox,
+    engine: Engine,
+    build: Command,
+    targets: Sequence[BuildTarget],
+    cache_digests: Mapping[str, str | None],
+) -> list[BuildResult]:
+    console = tools.console
     with console.section("build", "Build " + ", ".join(str(t.image) for t in targets)):
-        built = compose.run(build, console.prefixed("  "))
+        built = tools.run(build, console.prefixed("  "))
         if not built.ok:
             raise ToolError(
                 f"the build failed (compose exit code {built.returncode}): {built.last_line()}",

@@ -250,6 +250,7 @@ class Settings:
     prod_images: tuple[ProdImage, ...]
     deploy_targets: tuple[DeployTarget, ...]
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)  # the process's
 
     def source(self, name: str) -> str:
         """Where a setting's value came from, as errors name it."""
@@ -318,13 +319,20 @@ class Settings:
 
     @property
     def docker_environment(self) -> dict[str, str]:
-        """DOCKER_* variables for the docker SDK (its from_env reads only what it is given)."""
+        """DOCKER_* variables as the settings give them (from the environment, .env or invoke.yaml), for the
+        docker SDK (its from_env reads only what it is given) and every subprocess."""
         pairs = {
             "DOCKER_HOST": self.docker_host,
             "DOCKER_TLS_VERIFY": self.docker_tls_verify,
             "DOCKER_CERT_PATH": self.docker_cert_path,
+            "DOCKER_CONFIG": self.docker_config,
         }
         return {key: value for key, value in pairs.items() if value}
+
+    @property
+    def docker_config_dir(self) -> Path:
+        """The user's Docker client configuration: DOCKER_CONFIG, else ~/.docker (as the Docker CLI)."""
+        return Path(self.docker_config) if self.docker_config else Path.home() / ".docker"
 
     def job(self, name: str) -> JobSpec:
         for job in self.test_jobs:
@@ -363,6 +371,7 @@ def load_settings(
         reports_dir=project_dir / values.pop("reports_dir"),
         test_jobs=projectconfig.test_jobs(section.get("test_jobs"), values["ci_service"]),
         sources={name: given.source for name, given in chosen.items()},
+        environ=dict(environ),
         **values,
     )
     _validate(settings)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from conveyor import compose
 from conveyor.compose import ComposeProject
 from conveyor.errors import ConfigError, JobFailed, RegistryError, ToolError
 from conveyor.patterns import compile_pattern
@@ -75,16 +74,22 @@ def run_tests(tools: Toolbox, names: Sequence[str] = (), dry_run: bool = False) 
         for job in jobs:
             tools.console.line(f"dry run: would run: {job_command(project, job).display()}")
         return ()
-    tools.login()
+    with tools.logged_in() as session:
+        results = pull_and_run(session, project, services, jobs)
+    report(tools, results)
+    return results
+
+
+def pull_and_run(
+    tools: Toolbox, project: ComposeProject, services: Sequence[str], jobs: Sequence[JobSpec]
+) -> tuple[JobResult, ...]:
     with tools.console.section("pull", f"Pull {', '.join(services)}"):
-        pulled = compose.run(project.pull(services), tools.console.prefixed("  "))
+        pulled = tools.run(project.pull(services), tools.console.prefixed("  "))
         if not pulled.ok:
             raise ToolError(f"pulling images for the test jobs failed: {pulled.last_line()}", "see the output above")
     prefix = len(jobs) > 1
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        results = tuple(pool.map(lambda job: run_job(tools, project, job, prefix), jobs))
-    report(tools, results)
-    return results
+        return tuple(pool.map(lambda job: run_job(tools, project, job, prefix), jobs))
 
 
 def run_job(tools: Toolbox, project: ComposeProject, job: JobSpec, prefix: bool) -> JobResult:
@@ -93,9 +98,9 @@ def run_job(tools: Toolbox, project: ComposeProject, job: JobSpec, prefix: bool)
     sink = tools.console.prefixed(f"[{job.name}] " if prefix else "")
     started = time.monotonic()
     try:
-        ran = compose.run(job_command(project, job), sink)
+        ran = tools.run(job_command(project, job), sink)
     finally:
-        compose.run(own.down())
+        tools.run(own.down())
     return JobResult(job=job, returncode=ran.returncode, seconds=time.monotonic() - started, lines=ran.lines)
 
 

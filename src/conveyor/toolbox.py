@@ -1,18 +1,24 @@
-"""What a stage works with: the settings, the console, and how to reach the engine and compose. Built
-once per task by the task layer; tests build it with their own console and settings."""
+"""What a stage works with: the settings, the console, the registry credentials (resolved once, for the
+registry API, the Docker SDK and compose), one environment for every subprocess, and how to reach the
+engine and compose. Built once per task by the task layer; tests build it with their own console and
+settings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from conveyor import compose, process
 from conveyor.compose import ComposeProject
 from conveyor.console import Console
+from conveyor.dockerconfig import temporary_config
 from conveyor.engine import Auth, Engine
 from conveyor.errors import ToolError
-from conveyor.process import Command
+from conveyor.process import Command, Completed, LineSink
+from conveyor.registry.credentials import Credentials, resolve_credentials
 from conveyor.settings import Settings
 
 
@@ -21,13 +27,42 @@ class Toolbox:
     settings: Settings
     console: Console
     connect: Callable[[Mapping[str, str], Auth | None], Engine] = Engine
+    docker_config: Path | None = None  # this run's temporary Docker config, once logged in
+
+    @functools.cached_property
+    def credentials(self) -> Credentials | None:
+        """The registry credentials, by the one precedence (conveyor.registry.credentials)."""
+        settings = self.settings
+        found = resolve_credentials(
+            settings.registry,
+            user=settings.registry_user,
+            password=settings.registry_password,
+            job_token=settings.job_token,
+            access_token=settings.registry_access_token,
+            docker_config_dir=settings.docker_config_dir,
+        )
+        if found is not None:
+            self.console.redactor.add(found.password, found.user)
+        return found
 
     @property
     def auth(self) -> Auth | None:
-        settings = self.settings
-        if settings.registry_user and settings.password:
-            return Auth(settings.registry_user, settings.password)
-        return None
+        credentials = self.credentials
+        return Auth(credentials.user, credentials.password) if credentials else None
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """One environment for every subprocess: the process's own (build args, COMPOSER_AUTH...), plus what
+        the settings add (DOCKER_HOST, TLS, DOCKER_CONFIG from .env or invoke.yaml), plus this run's
+        temporary Docker config once logged in."""
+        environment = {**self.settings.environ, **self.settings.docker_environment}
+        if self.docker_config is not None:
+            environment["DOCKER_CONFIG"] = str(self.docker_config)
+        return environment
+
+    def run(self, command: Command, sink: LineSink | None = None) -> Completed:
+        """Run a command (compose, docker) in the one environment."""
+        return process.run(command, sink, self.environment)
 
     def engine(self) -> Engine:
         return self.connect(self.settings.docker_environment, self.auth)
@@ -64,9 +99,9 @@ class Toolbox:
 
     def check_compose(self, project: ComposeProject, services: Sequence[str]) -> None:
         """Compose v2 present, every file there, every service defined: before anything changes."""
-        version = compose.check_version(compose.run(compose.version_command()))
+        version = compose.check_version(self.run(compose.version_command()))
         compose.check_files(project.files)
-        compose.check_services(services, compose.run(project.services()), project.files)
+        compose.check_services(services, self.run(project.services()), project.files)
         self.console.line(f"compose {version}, files: {' '.join(self.relative(p) for p in project.files)}")
 
     def relative(self, path: Path) -> str:
@@ -74,18 +109,23 @@ class Toolbox:
         root = self.settings.project_dir
         return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
-    def login(self) -> None:
-        """`docker login` for compose and BuildKit, password on stdin, when credentials are set."""
-        auth = self.auth
-        if auth is None:
+    @contextmanager
+    def logged_in(self) -> Iterator[Toolbox]:
+        """This toolbox with compose and BuildKit logged in to the registry, when the credentials come from
+        the settings: `docker login --password-stdin` into a temporary Docker config, removed afterwards.
+        Credentials from the user's own Docker config need no login."""
+        credentials = self.credentials
+        if credentials is None or credentials.source.startswith("Docker config"):
+            yield self
             return
-        command = Command(
-            argv=("docker", "login", "--username", auth.username, "--password-stdin", self.settings.registry),
-            stdin=auth.password,
-        )
-        result = process.run(command)
-        if not result.ok:
-            raise ToolError(
-                f"docker login to {self.settings.registry} failed: {self.console.redactor.clean(result.last_line())}",
-                "check CI_REGISTRY_USER and CI_REGISTRY_PASSWORD",
-            )
+        registry = self.settings.registry
+        with temporary_config(self.settings.docker_config_dir, registry) as directory:
+            tools = replace(self, docker_config=directory)
+            login = ("docker", "login", "--username", credentials.user, "--password-stdin", registry)
+            result = tools.run(Command(argv=login, stdin=credentials.password))
+            if not result.ok:
+                raise ToolError(
+                    f"docker login to {registry} failed: {self.console.redactor.clean(result.last_line())}",
+                    f"check the registry credentials ({credentials.source})",
+                )
+            yield tools

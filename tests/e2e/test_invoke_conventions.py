@@ -15,7 +15,7 @@ from tests.e2e.conftest import Cluster
 from tests.integration.test_bad_input import assert_one_line_failure
 from tests.support.example import Example
 from tests.support.images import push_image
-from tests.support.integration import registry_catalog, registry_tags
+from tests.support.integration import registry_catalog, registry_tags, unavailable
 
 pytestmark = pytest.mark.e2e
 
@@ -161,3 +161,18 @@ def test_no_traceback_anywhere_for_a_missing_flag_value(example: Example) -> Non
         check=False,
     )
     assert result.returncode != 0 and "Traceback" not in result.stderr
+
+
+def test_docker_settings_from_the_env_file_reach_compose(example: Example, tmp_path: Path) -> None:
+    """DOCKER_CONFIG set in .env (not in the process environment) is what the compose subprocess sees."""
+    empty = tmp_path / "docker-config"
+    empty.mkdir()
+    probe = subprocess.run(
+        ["docker", "compose", "version"], env={**example.env(), "DOCKER_CONFIG": str(empty)}, capture_output=True
+    )
+    if probe.returncode == 0:
+        unavailable("compose is installed system-wide, so DOCKER_CONFIG cannot hide it")
+    (example.root / ".env").write_text(f"DOCKER_CONFIG={empty}\n")
+    before = snapshot(example)
+    assert_one_line_failure(example.inv("build-ci"), "Docker Compose v2 is missing")
+    assert snapshot(example) == before

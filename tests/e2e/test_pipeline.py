@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,6 +167,7 @@ def test_secrets_never_appear_in_the_full_pipeline(
     try:
         kubeconfig = sim.write_kubeconfig(tmp_path / "kube" / "config", namespace=NAMESPACE)
         sim.cluster.seed_deployment(NAMESPACE, "web", base, container="web")
+        leftovers = set(Path(tempfile.gettempdir()).glob("conveyor-docker-*"))
         with ArgvWatcher() as watcher:
             result = example.inv(
                 "pipeline",
@@ -188,4 +190,9 @@ def test_secrets_never_appear_in_the_full_pipeline(
         assert form not in output
         assert form not in reports
     assert watcher.leaks == []
+    stored = "".join(
+        p.read_text(errors="replace") for p in docker_config.rglob("*") if p.is_file() and p.stat().st_size < 1e5
+    )
+    assert not [form for form in secret_forms() if form in stored], "docker login left the password behind"
+    assert set(Path(tempfile.gettempdir()).glob("conveyor-docker-*")) == leftovers, "temporary Docker config kept"
     assert "section_start:" in result.stdout, "GitLab log sections when GITLAB_CI=true"

@@ -1,7 +1,7 @@
 """Docker Registry HTTP API v2 client (auth challenge, token cache, retries, safe tag deletion)."""
 
 from conveyor.registry.client import GitLabTagsApi, PendingDeletion, RegistryClient, RetryPolicy, TagDeletion
-from conveyor.registry.credentials import Credentials, docker_config_note, resolve_credentials
+from conveyor.registry.credentials import Credentials, resolve_credentials
 from conveyor.registry.manifests import Manifest
 
 __all__ = [
@@ -12,6 +12,5 @@ __all__ = [
     "RegistryClient",
     "RetryPolicy",
     "TagDeletion",
-    "docker_config_note",
     "resolve_credentials",
 ]

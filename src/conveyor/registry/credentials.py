@@ -5,19 +5,20 @@ Precedence (first that applies wins):
    else `oauth2`). Chosen first because it is only ever set on purpose, to get rights a job token lacks.
 2. `user` + `password`: explicit credentials (GitLab sets CI_REGISTRY_USER / CI_REGISTRY_PASSWORD).
 3. `job_token`: GitLab's CI_JOB_TOKEN, sent as user `gitlab-ci-token`.
-4. The Docker client config (`<docker_config_dir>/config.json`, `auths.<registry>.auth` = base64 of
-   `user:password`, or `username`/`password`). `credsStore`/`credHelpers` are not run (no subprocesses):
-   `docker_config_note()` says so in one line.
+4. The Docker client config (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), read by the
+   Docker SDK's own auth support: `auths` entries, and credential helpers (`credsStore`, `credHelpers`),
+   which the SDK runs as `docker-credential-<name> get` (the server address on stdin, never in argv).
+
+The same credentials serve the registry API client, the Docker SDK's pushes and pulls, and compose (through
+a `docker login` into a temporary Docker config, see conveyor.dockerconfig).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from conveyor.registry.errors import AuthenticationFailed
 
 JOB_TOKEN_USER = "gitlab-ci-token"
 ACCESS_TOKEN_USER = "oauth2"
@@ -53,60 +54,25 @@ def resolve_credentials(
     return _from_docker_config(registry, Path(docker_config_dir))
 
 
-def docker_config_note(registry: str, docker_config_dir: Path | str | None) -> str:
-    """One line when the Docker config delegates `registry` to a credential helper Conveyor does not run."""
-    if docker_config_dir is None:
-        return ""
-    config = _read_config(Path(docker_config_dir))
-    helpers = config.get("credHelpers")
-    helper = helpers.get(registry) if isinstance(helpers, dict) else None
-    store = config.get("credsStore")
-    if not helper and not store:
-        return ""
-    name = helper or store
-    return (
-        f"the Docker config keeps credentials for {registry} in the credential helper {name!r}, which Conveyor "
-        "does not run: set CI_REGISTRY_USER and CI_REGISTRY_PASSWORD (or an access token) instead"
-    )
-
-
 def _from_docker_config(registry: str, config_dir: Path) -> Credentials | None:
-    auths = _read_config(config_dir).get("auths")
-    if not isinstance(auths, dict):
+    """What the Docker CLI would use for `registry`: the config's `auths`, or its credential helper."""
+    from docker.auth import load_config
+    from docker.errors import DockerException
+
+    path = config_dir / "config.json"
+    if not path.is_file():
         return None
-    for key, entry in auths.items():
-        if _normalise_host(str(key)) == registry and isinstance(entry, dict):
-            found = _decode_entry(entry)
-            if found is not None:
-                return Credentials(found[0], found[1], f"Docker config {config_dir / 'config.json'}")
-    return None
-
-
-def _read_config(config_dir: Path) -> dict[str, Any]:
     try:
-        data = json.loads((config_dir / "config.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _normalise_host(key: str) -> str:
-    """`https://host:port/v1/` → `host:port`, as the Docker CLI matches `auths` keys."""
-    for prefix in ("https://", "http://"):
-        if key.startswith(prefix):
-            key = key[len(prefix) :]
-    return key.split("/", 1)[0]
-
-
-def _decode_entry(entry: dict[str, Any]) -> tuple[str, str] | None:
-    encoded = entry.get("auth")
-    if isinstance(encoded, str) and encoded:
-        try:
-            user, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return (user, password) if sep and user else None
-    name, secret = entry.get("username"), entry.get("password")
-    if isinstance(name, str) and isinstance(secret, str) and name and secret:
-        return name, secret
+        entry = load_config(config_path=str(path)).resolve_authconfig(registry) or {}
+    except ValueError:  # a malformed `auth` entry (bad base64): as if there were none; the registry will say
+        return None
+    except DockerException as error:
+        raise AuthenticationFailed(
+            f"the credential helper in {path} failed for {registry}: {str(error).splitlines()[0]}",
+            "fix the helper, or set CI_REGISTRY_USER and CI_REGISTRY_PASSWORD",
+        ) from None
+    user = entry.get("Username") or entry.get("username")
+    secret = entry.get("Password") or entry.get("password")
+    if isinstance(user, str) and isinstance(secret, str) and user and secret:
+        return Credentials(user, secret, f"Docker config {path}")
     return None

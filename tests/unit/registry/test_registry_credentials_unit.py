@@ -11,7 +11,8 @@ import pytest
 from registry_fakes import Answer, Call, make_client, response
 
 from conveyor.redact import Redactor
-from conveyor.registry import Credentials, docker_config_note, resolve_credentials
+from conveyor.registry import Credentials, resolve_credentials
+from conveyor.registry.errors import AuthenticationFailed
 from conveyor.registry.credentials import JOB_TOKEN_USER
 
 
@@ -35,7 +36,12 @@ def test_docker_config_auths(tmp_path: Path) -> None:
     auth = base64.b64encode(b"dockeruser:docker-pass").decode()
     directory = write_config(
         tmp_path,
-        {"auths": {"https://r.test:5000/v1/": {"auth": auth}, "other.test": {"username": "o", "password": "op"}}},
+        {
+            "auths": {
+                "https://r.test:5000/v1/": {"auth": auth},
+                "other.test": {"auth": base64.b64encode(b"o:op").decode()},
+            }
+        },
     )
     found = resolve_credentials("r.test:5000", docker_config_dir=directory)
     assert found is not None and (found.user, found.password) == ("dockeruser", "docker-pass")
@@ -54,12 +60,33 @@ def test_docker_config_broken_or_missing(tmp_path: Path) -> None:
     assert resolve_credentials("r.test", docker_config_dir=tmp_path / "bad") is None
 
 
-def test_credential_helpers_get_a_note(tmp_path: Path) -> None:
-    directory = write_config(tmp_path, {"credHelpers": {"r.test": "ecr-login"}})
-    note = docker_config_note("r.test", directory)
-    assert "'ecr-login'" in note and "CI_REGISTRY_USER" in note and "\n" not in note
-    assert docker_config_note("other.test", write_config(tmp_path / "plain", {"auths": {}})) == ""
-    assert "'desktop'" in docker_config_note("x", write_config(tmp_path / "store", {"credsStore": "desktop"}))
+def fake_helper(directory: Path, body: str) -> None:
+    """`docker-credential-fake` on PATH: the Docker SDK runs it with `get` and the server on stdin."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / "docker-credential-fake"
+    script.write_text(f"#!/bin/sh\nread server\n{body}\n")
+    script.chmod(0o755)
+
+
+def test_credential_helpers_run_through_the_docker_sdk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_helper(tmp_path / "bin", 'echo "{\\"Username\\": \\"helper-user\\", \\"Secret\\": \\"helper-$server\\"}"')
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    directory = write_config(tmp_path / "helpers", {"credHelpers": {"r.test": "fake"}})
+    found = resolve_credentials("r.test", docker_config_dir=directory)
+    assert found is not None and (found.user, found.password) == ("helper-user", "helper-r.test")
+    store = write_config(tmp_path / "store", {"credsStore": "fake", "auths": {"r.test": {}}})
+    assert resolve_credentials("r.test", docker_config_dir=store) == Credentials(
+        "helper-user", "helper-r.test", f"Docker config {store / 'config.json'}"
+    )
+
+
+def test_a_failing_credential_helper_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_helper(tmp_path / "bin", "echo 'keychain locked' >&2; exit 1")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    directory = write_config(tmp_path, {"credHelpers": {"r.test": "fake"}})
+    with pytest.raises(AuthenticationFailed) as caught:
+        resolve_credentials("r.test", docker_config_dir=directory)
+    assert "credential helper" in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_password_not_in_repr() -> None:
