@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -80,12 +81,15 @@ def portable_settings(ctx: Context) -> Settings:
 
 def toolbox(ctx: Context, flags: Mapping[str, Given] | None = None) -> Toolbox:
     from conveyor.console import Console
+    from conveyor.interrupt import Stop
     from conveyor.redact import Redactor
     from conveyor.toolbox import Toolbox
 
     loaded = settings(ctx, flags)
     console = Console.for_terminal(Redactor(loaded.secrets), loaded.in_gitlab, no_color="NO_COLOR" in os.environ)
-    return Toolbox(settings=loaded, console=console)
+    stop = Stop()
+    stop.listen()  # Ctrl-C / SIGTERM: finish what is in flight, say what changed (one_line_errors restores)
+    return Toolbox(settings=loaded, console=console, stop=stop)
 
 
 def one_line_errors(body: F) -> F:
@@ -94,13 +98,21 @@ def one_line_errors(body: F) -> F:
     @functools.wraps(body)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from conveyor.errors import ConveyorError
+        from conveyor.interrupt import STOP_SIGNALS, listening
         from conveyor.redact import Redactor
 
+        handlers = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
         try:
-            return body(*args, **kwargs)
+            result = body(*args, **kwargs)
+            if (stop := listening()) is not None:
+                stop.check("the task finished its work first")
+            return result
         except ConveyorError as error:
             message = Redactor(_known_secrets()).clean(str(error))
             raise Exit(f"conveyor: {message}", code=error.exit_code) from None
+        finally:
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
 
     return wrapper  # type: ignore[return-value]
 

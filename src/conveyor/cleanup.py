@@ -22,6 +22,7 @@ from typing import Literal
 from conveyor import tagnames
 from conveyor.errors import BadReference, ConveyorError
 from conveyor.guard import TagInfo, Verdict
+from conveyor.interrupt import Stop
 from conveyor.patterns import Pattern, compile_pattern
 from conveyor.reference import ImageReference
 from conveyor.registry.client import PendingDeletion, RegistryClient, TagDeletion
@@ -34,7 +35,7 @@ GC_NOTE = (
 )
 DEFAULT_WORKERS = 8
 
-Action = Literal["deleted", "would-delete", "kept", "absent", "failed"]
+Action = Literal["deleted", "would-delete", "kept", "absent", "failed", "not-started"]
 
 
 @dataclass(frozen=True)
@@ -144,10 +145,12 @@ def delete_tags(
     dry_run: bool = False,
     workers: int = DEFAULT_WORKERS,
     reasons: dict[str, str] | None = None,
+    stop: Stop | None = None,
 ) -> CleanupReport:
     """Delete `tags` (known to exist, e.g. just listed) with up to `workers` in parallel, in two phases where
     the registry needs throwaway manifests (every PUT, then every DELETE). A failure of one tag is reported
-    as 'failed' and does not stop the others; refused deletes stop everything before any change."""
+    as 'failed' and does not stop the others; refused deletes stop everything before any change. Once `stop`
+    is requested no tag is begun, but every begun one is finished (no tag is left on a placeholder)."""
     reasons = reasons or {}
     tags = list(dict.fromkeys(tags))  # each tag once: two throwaways racing for one tag would be wasted work
     if dry_run:
@@ -156,18 +159,24 @@ def delete_tags(
     if not tags:
         return CleanupReport(repository)
     client.check_deletes_allowed(repository)
-    first = _begin(client, repository, tags[0])  # learns how this registry deletes tags, once
+
+    def begin(tag: str) -> Step | None:
+        return None if stop is not None and stop.requested else _begin(client, repository, tag)
+
+    first = begin(tags[0])  # learns how this registry deletes tags, once
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cleanup") as pool:
-        begun = [first, *pool.map(lambda tag: _begin(client, repository, tag), tags[1:])]
-        done = list(pool.map(lambda step: _finish(client, step), begun))
+        begun = [first, *pool.map(begin, tags[1:])]
+        done = list(pool.map(lambda step: _finish(client, step) if step is not None else None, begun))
     results: list[TagOutcome] = []
     for tag, result in zip(tags, done, strict=True):
-        if isinstance(result, str):
+        if result is None:
+            results.append(TagOutcome(tag, "not-started", "interrupted before it began"))
+        elif isinstance(result, str):
             results.append(TagOutcome(tag, "failed", result))
-            continue
-        why = reasons.get(tag, "")
-        action: Action = "absent" if result.method == "absent" else "deleted"
-        results.append(TagOutcome(tag, action, f"{why}; by {result.method}" if why else f"by {result.method}"))
+        else:
+            why = reasons.get(tag, "")
+            action: Action = "absent" if result.method == "absent" else "deleted"
+            results.append(TagOutcome(tag, action, f"{why}; by {result.method}" if why else f"by {result.method}"))
     return CleanupReport(repository, tuple(results))
 
 
@@ -198,11 +207,12 @@ def apply_verdicts(
     dry_run: bool = False,
     workers: int = DEFAULT_WORKERS,
     notes: Sequence[str] = (),
+    stop: Stop | None = None,
 ) -> CleanupReport:
     """Delete the tags the guard let go (by tag deletion only); report every verdict with its reason."""
     doomed = [v.tag for v in verdicts if v.action == "delete"]
     reasons = {v.tag: v.reason for v in verdicts if v.action == "delete"}
-    report = delete_tags(client, repository, doomed, dry_run=dry_run, workers=workers, reasons=reasons)
+    report = delete_tags(client, repository, doomed, dry_run=dry_run, workers=workers, reasons=reasons, stop=stop)
     settled = tuple(
         TagOutcome(v.tag, "kept" if v.action == "keep" else "absent", v.reason, v.digest)
         for v in verdicts

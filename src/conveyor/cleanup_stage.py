@@ -59,6 +59,9 @@ def show(tools: Toolbox, reports: Sequence[CleanupReport]) -> None:
     for report in reports:
         for line in report.lines():
             tools.console.line(line)
+    deleted = sum(len(report.deleted) for report in reports)
+    waiting = sum(len(report.tags("not-started")) for report in reports)
+    tools.stop.check(f"{deleted} tags deleted, {waiting} not started (see the lines above)")
     failed = [f"{report.repository}:{tag}" for report in reports for tag in report.failed]
     if failed:
         raise RegistryError(f"cleanup failed for {', '.join(failed)}", "see the lines above; run the task again")
@@ -89,7 +92,7 @@ def guarded(
     facts = known.facts(repository, tags, candidates)
     verdicts = decide(candidates, facts)
     notes = (*notes, facts.cluster_note) if facts.cluster_note else tuple(notes)
-    return apply_verdicts(client, repository, verdicts, dry_run=dry_run, notes=notes)
+    return apply_verdicts(client, repository, verdicts, dry_run=dry_run, notes=notes, stop=known.tools.stop)
 
 
 def cleanup_one_tag(tools: Toolbox, tag: str, dry_run: bool, skip_cluster_check: bool = False) -> None:

@@ -39,7 +39,8 @@ def connect(tools: Toolbox, kubeconfig: str = "") -> Cluster:
 
 
 def wait_options(tools: Toolbox) -> WaitOptions:
-    return WaitOptions(timeout=tools.settings.timeout_seconds)
+    stop = tools.stop
+    return WaitOptions(timeout=tools.settings.timeout_seconds, stopped=lambda: stop.requested)
 
 
 def wait(tools: Toolbox, cluster: Cluster, deployment: str, options: WaitOptions) -> RolloutResult:
@@ -76,11 +77,16 @@ def deploy(tools: Toolbox, kubeconfig: str = "", dry_run: bool = False) -> None:
                 tools.console.line(f"dry run: {line}")
             return
         cause = f"conveyor deploy: commit {settings.commit_sha}, pipeline {settings.pipeline_id}"
+        tools.stop.check("nothing was changed")
         changes = [set_image(cluster, t.deployment, t.container, image_of(tools, t), cause) for t in targets]
         for change in changes:
             tools.console.line(change.describe())
         options = wait_options(tools)
         results = [settle(tools, cluster, change, options) for change in changes]
+        tools.stop.check(
+            f"set {', '.join(c.deployment for c in changed(changes)) or 'nothing'}; the rollouts go on in the "
+            "cluster; nothing promoted or deleted"
+        )
         if failed := [result for result in results if not result.ok]:
             handle_failure(tools, cluster, known, changes, failed, settings.rollback_enabled)
         cleanup_old_prod(tools, known)

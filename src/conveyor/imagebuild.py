@@ -6,12 +6,14 @@ image on deployable branches (cache: the generic `prod` tag; tag: `prod-<sha>`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from conveyor.buildlog import BuildReport, parse_build_log
 from conveyor.compose import ComposeProject
-from conveyor.engine import Engine
+from conveyor.engine import Engine, Observer
 from conveyor.errors import RegistryError, ToolError
 from conveyor.process import Command
 from conveyor.reference import ImageReference
@@ -107,6 +109,7 @@ def build_push_verify(
                 f"the build failed (compose exit code {built.returncode}): {built.last_line()}",
                 "see the build output above",
             )
+        tools.stop.check("the build ran; nothing was pushed")
         report = parse_build_log(built.lines)
         reports = {t.service: report.for_target(t.service) for t in targets}
         for target in targets:
@@ -133,11 +136,31 @@ def cache_lookup(tools: Toolbox, engine: Engine, target: BuildTarget) -> str | N
 def push_all_tags(tools: Toolbox, engine: Engine, target: BuildTarget) -> str:
     for tag in target.also:
         engine.tag(target.image, tag)
-    pushed = {tag: engine.push(tag, tools.console.transfer("push", str(tag))) for tag in target.tags}
+    pushed: dict[ImageReference, str] = {}
+    for tag in target.tags:
+        tools.stop.check(push_summary(target, pushed))
+        pushed[tag] = engine.push(tag, stoppable(tools, tag, functools.partial(push_summary, target, pushed)))
     digest = verify_same_digest(engine, pushed)
     same = "same digest " if len(target.tags) > 1 else ""
     tools.console.line(f"pushed {' and '.join(str(tag) for tag in target.tags)}: {same}{digest}")
     return digest
+
+
+def stoppable(tools: Toolbox, tag: ImageReference, summary: Callable[[], str]) -> Observer:
+    """Push progress that gives up the push (closing its stream) once a stop was requested."""
+    progress = tools.console.transfer("push", str(tag))
+
+    def observe(chunk: Mapping[str, Any]) -> None:
+        tools.stop.check(f"stopped pushing {tag}; {summary()}")
+        progress(chunk)
+
+    return observe
+
+
+def push_summary(target: BuildTarget, pushed: Mapping[ImageReference, str]) -> str:
+    done = ", ".join(str(tag) for tag in pushed) or "nothing"
+    left = ", ".join(str(tag) for tag in target.tags if tag not in pushed) or "nothing"
+    return f"pushed {done}; not pushed {left}"
 
 
 def verify_same_digest(engine: Engine, pushed: Mapping[ImageReference, str]) -> str:

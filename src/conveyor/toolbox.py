@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from conveyor import compose, process
@@ -17,6 +17,7 @@ from conveyor.console import Console
 from conveyor.dockerconfig import temporary_config
 from conveyor.engine import Auth, Engine
 from conveyor.errors import ToolError
+from conveyor.interrupt import Stop
 from conveyor.process import Command, Completed, LineSink
 from conveyor.registry.credentials import Credentials, resolve_credentials
 from conveyor.settings import Settings
@@ -28,6 +29,7 @@ class Toolbox:
     console: Console
     connect: Callable[[Mapping[str, str], Auth | None], Engine] = Engine
     docker_config: Path | None = None  # this run's temporary Docker config, once logged in
+    stop: Stop = field(default_factory=Stop)  # set by Ctrl-C / SIGTERM once the task layer listens
 
     @functools.cached_property
     def credentials(self) -> Credentials | None:

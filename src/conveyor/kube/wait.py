@@ -40,6 +40,10 @@ def _ignore(message: str) -> None:
     pass
 
 
+def _never() -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class RolloutResult:
     deployment: str
@@ -58,6 +62,7 @@ class WaitOptions:
     inspect_pods: bool = True
     inspect_interval: float = 2.0  # seconds between looks at the new ReplicaSet's pods (and watch length)
     retry_delay: float = 1.0
+    stopped: Callable[[], bool] = _never  # asked between watches: stop waiting (Ctrl-C), the rollout goes on
 
 
 class _Finished(Exception):
@@ -185,6 +190,8 @@ class _Waiter:
             self.observe(deployment)
             self.inspect()
             while self.clock() < self.deadline:
+                if self.options.stopped():
+                    raise self.fail(f'stopped waiting for deployment "{self.name}": its rollout goes on in the cluster')
                 self.step()
                 self.inspect()
             raise self.timed_out()

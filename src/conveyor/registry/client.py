@@ -1,11 +1,17 @@
 """A Docker Registry HTTP API v2 client. Every HTTP call goes through `RegistryClient._request()`, which
 answers the 401 challenge (anonymous, Basic, Bearer), caches tokens per scope, renews them on expiry or
-refusal, and retries 429/5xx/connection errors with bounded exponential backoff honouring Retry-After."""
+refusal, and retries 429/5xx/connection errors with bounded exponential backoff honouring Retry-After for as
+long as the operation's deadline allows (a refused connection: twice). Every attempt has a connect and a read
+timeout, and a body is read as it arrives, so a silent or drip-feeding server cannot outlast the deadline.
+
+Tag deletion reads the registry's state whenever an answer to a PUT or DELETE was lost (5xx, a cut
+connection, a read timeout: the registry may have acted), instead of blindly doing it again."""
 
 from __future__ import annotations
 
 import base64
 import email.utils
+import itertools
 import logging
 import threading
 import time
@@ -16,15 +22,18 @@ from typing import Any, Literal, NoReturn
 from urllib.parse import quote, urljoin
 
 import requests
+import urllib3
 
 from conveyor.redact import Redactor
 from conveyor.registry.auth import Challenge, Token, TokenCache, parse_challenge, repository_scope, token_from_response
 from conveyor.registry.credentials import Credentials
 from conveyor.registry.errors import (
+    AnswerLost,
     AuthenticationFailed,
     DeletesDisabled,
     GitLabApiError,
     ManifestNotFound,
+    NotARegistry,
     PermissionDenied,
     RegistryProtocolError,
     RegistryUnavailable,
@@ -42,20 +51,27 @@ from conveyor.registry.manifests import (
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+REFUSED_RETRIES = 2  # a refused connection (or an unknown host) is tried three times in all, not until the deadline
 DEFAULT_ACTIONS = ("pull", "push", "delete")
+API_VERSION_HEADER = "Docker-Distribution-API-Version"
+BODY_CHUNK = 65536
 # A digest no manifest has: DELETE on it tells whether the registry accepts deletes at all (404) or not (405).
 PROBE_DIGEST = "sha256:" + "0" * 64
-THROWAWAY_ROUNDS = 5
+THROWAWAY_ROUNDS = 5  # 400 answers to a throwaway PUT (distribution 2.8 racing on its link files)
 
 DeletionMethod = Literal["oci-tag-delete", "gitlab-api", "throwaway-manifest", "absent"]
+# What the registry holds under a tag after an answer was lost: see RegistryClient._tag_state.
+TagState = Literal["gone", "ours", "other", "dangling"]
+# Why an attempt got no answer: nothing listens, the host is unknown, no connection within the connect
+# timeout, the request may have reached the registry (cut connection, read timeout), or it cannot be sent.
+Failure = Literal["refused", "unresolved", "unconnected", "lost", "unsendable"]
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """At most `attempts` tries; waits base·2ⁿ seconds (or Retry-After), never more than `max_delay`."""
+    """Waits base·2ⁿ seconds (or Retry-After) between tries, never more than `max_delay`; how many tries
+    fit is the client's deadline's business."""
 
-    attempts: int = 6
     base_delay: float = 0.5
     max_delay: float = 10.0
 
@@ -109,10 +125,16 @@ class RegistryClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         gitlab: GitLabTagsApi | None = None,
-        timeout: float = 60.0,
+        deadline: float = 60.0,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
         pool_size: int = 16,
     ) -> None:
+        """`deadline`: seconds one operation may take, retries included (CONVEYOR_REGISTRY_TIMEOUT); each
+        attempt also gives up after `connect_timeout` without a connection and `read_timeout` without a byte.
+        `clock` (wall time) dates tokens, `monotonic` measures deadlines, `sleep` waits between tries."""
         self.registry = registry
         self.base_url = f"{scheme}://{registry}"
         self.credentials = credentials
@@ -122,13 +144,17 @@ class RegistryClient:
         self.actions = actions
         self.retry = retry or RetryPolicy()
         self.gitlab = gitlab
-        self.timeout = timeout
+        self.deadline = deadline
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
         self._sleep = sleep
         self._clock = clock
+        self._monotonic = monotonic
         self._tokens = TokenCache()
         self._lock = threading.Lock()
         self._upload_lock = threading.Lock()
         self._challenge: Challenge | None = None
+        self._proven = False
         self._tag_delete_supported: bool | None = None
         self._deletable: set[str] = set()
         self._throwaway_config: set[str] = set()

@@ -12,8 +12,8 @@ from registry_fakes import Answer, Call, make_client, response
 
 from conveyor.redact import Redactor
 from conveyor.registry import Credentials, resolve_credentials
-from conveyor.registry.errors import AuthenticationFailed
 from conveyor.registry.credentials import JOB_TOKEN_USER
+from conveyor.registry.errors import AuthenticationFailed
 
 
 def write_config(directory: Path, config: dict[str, object]) -> Path:

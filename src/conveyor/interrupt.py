@@ -1,0 +1,63 @@
+"""Ctrl-C and SIGTERM during a task: start nothing new, finish (or undo) what is in flight, say what changed
+and what did not, and exit 130 (SIGINT) or 143 (SIGTERM). A second signal stops at once."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from types import FrameType
+
+from conveyor.errors import ConveyorError
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(ConveyorError):
+    """The task was asked to stop; the message says what was done."""
+
+    def __init__(self, signum: int, done: str = "") -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}" + (f": {done}" if done else ""), "run the task again to finish it")
+        self.exit_code = 128 + signum
+
+
+@dataclass
+class Stop:
+    """Set by SIGINT or SIGTERM once `listen()` has been called (from the main thread)."""
+
+    signum: int = 0
+    _event: threading.Event = field(default_factory=threading.Event)
+
+    def listen(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self._event.is_set():
+            raise KeyboardInterrupt
+        self.signum = signum
+        self._event.set()
+        print(
+            f"conveyor: {signal.Signals(signum).name}: finishing what is in flight; starting nothing new "
+            "(signal again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def check(self, done: str = "") -> None:
+        """Raise Interrupted (saying what was `done`) when a stop was requested."""
+        if self.requested:
+            raise Interrupted(self.signum, done)
+
+
+def listening() -> Stop | None:
+    """The Stop whose handler is installed for SIGINT, if any (for the task wrapper's last word)."""
+    owner = getattr(signal.getsignal(signal.SIGINT), "__self__", None)
+    return owner if isinstance(owner, Stop) else None

@@ -1,0 +1,66 @@
+"""Ctrl-C and SIGTERM in the middle of a cleanup: nothing new starts, the tags in flight are finished (no
+tag is left on a placeholder), the output says what changed and what did not, and the exit code is 130 or
+143."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from conveyor.registry import RegistryClient
+from tests.support.example import Example
+from tests.support.images import push_image
+from tests.support.integration import registry_tags
+from tests.support.slowproxy import SlowProxy
+
+pytestmark = pytest.mark.e2e
+TAGS = [f"build.{n:03d}" for n in range(150)]
+
+
+@pytest.fixture
+def slow(example: Example) -> Iterator[SlowProxy]:
+    with RegistryClient(example.registry.address, scheme="http") as client:
+        push_image(client, example.repository, TAGS, "many")
+    proxy = SlowProxy(example.registry.address).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_finishes_the_tags_in_flight_and_reports(
+    example: Example, slow: SlowProxy, signum: int, code: int
+) -> None:
+    env = example.env(CI_REGISTRY=slow.address, CI_REGISTRY_IMAGE=f"{slow.address}/{example.name}/example")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "cleanup.policy", "--delete", "build.*", "--execute"],
+        cwd=example.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    with RegistryClient(example.registry.address, scheme="http") as client:
+        while not client.get_manifest(example.repository, TAGS[0]).is_placeholder:  # deletions have begun
+            assert time.monotonic() < deadline and run.poll() is None, "the cleanup never started deleting"
+            time.sleep(0.02)
+    run.send_signal(signum)
+    stdout, stderr = run.communicate(timeout=120)
+
+    assert run.returncode == code, stdout + stderr
+    assert "Traceback" not in stderr
+    deleted = [line.split()[1].split(":")[1] for line in stdout.splitlines() if line.startswith("deleted ")]
+    waiting = [line.split()[1].split(":")[1] for line in stdout.splitlines() if line.startswith("not-started ")]
+    assert deleted and waiting, stdout
+    assert sorted(deleted + waiting) == TAGS
+    name = signal.Signals(signum).name
+    assert f"conveyor: interrupted by {name}: {len(deleted)} tags deleted, {len(waiting)} not started" in stderr
+    left = registry_tags(example.registry.url, example.repository)
+    assert left == sorted(waiting), "exactly the tags not started remain"
+    with RegistryClient(example.registry.address, scheme="http") as client:
+        assert not [tag for tag in left if client.get_manifest(example.repository, tag).is_placeholder]
