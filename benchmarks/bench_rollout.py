@@ -234,9 +234,11 @@ def write_report(
         "kubectl learns of the failure only when the controller sets ProgressDeadlineExceeded "
         "(600 s with the default progressDeadlineSeconds, so the second row's ratio grows with it: 20 s here "
         "to keep the run short); Conveyor inspects the new ReplicaSet's pods every 2 s, and its time includes "
-        "starting Python and importing the `kubernetes` client. Both Conveyor entry points leave with "
-        "os._exit once the verdict is printed: a normal interpreter exit after importing the `kubernetes` "
-        "client costs about 0.15 s of teardown (its generated model classes), more than kubectl's whole exit.",
+        "starting Python and importing the `kubernetes` client. `inv deploy.status` exits the normal way (so "
+        "that tasks chained after it run, and the run's exit code is the failing task's); the library's CLI "
+        "`python -m conveyor.kube` still leaves with os._exit once its verdict is printed. The difference "
+        "between the two columns of the first row is what os._exit saved: the interpreter's teardown after "
+        "importing the `kubernetes` client.",
     ]
     body = "\n".join(lines)
     write_section("rollout", body)

@@ -149,3 +149,13 @@ def test_the_project_file_is_checked_before_invoke_reads_it(tmp_path: Path, text
     with pytest.raises(ConfigError) as caught:
         check_file(path, [s.name for s in SETTINGS])
     assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_docker_config_is_docker_config_else_the_home_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert load().docker_config_dir == Path("/home/someone/.docker")
+    environ = {"CI_COMMIT_SHA": SHA, "CI_COMMIT_REF_NAME": "main", "DOCKER_CONFIG": "/etc/ci-docker"}
+    assert load(environ=environ).docker_config_dir == Path("/etc/ci-docker")
+    from_dotenv = load(dotenv={"DOCKER_CONFIG": "/srv/docker"})
+    assert from_dotenv.docker_config_dir == Path("/srv/docker")
+    assert from_dotenv.docker_environment["DOCKER_CONFIG"] == "/srv/docker"  # reaches every subprocess
