@@ -7,8 +7,8 @@ from invoke.exceptions import Exit
 
 from conveyor.errors import ConfigError, JobFailed
 from conveyor.settings import SETTINGS, render_env_example
-from tasks import ns
-from tasks.wiring import one_line_errors, settings
+from conveyor.tasks import ns
+from conveyor.tasks.wiring import one_line_errors, settings
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.wiring import dry, one_line_errors, toolbox
+from conveyor.tasks.wiring import dry, one_line_errors, toolbox
 
 if TYPE_CHECKING:
     from conveyor.settings import Given

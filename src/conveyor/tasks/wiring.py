@@ -18,8 +18,14 @@ if TYPE_CHECKING:  # imported when a task runs, so that `inv --list` stays as fa
     from conveyor.settings import Given, Settings
     from conveyor.toolbox import Toolbox
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def project_root() -> Path:
+    """The project this run is about (conveyor.projectroot), from the current directory."""
+    from conveyor.projectroot import find_root
+
+    return find_root(Path.cwd())
 
 
 def plain(value: Any) -> Any:
@@ -36,13 +42,13 @@ def settings(ctx: Context, flags: Mapping[str, Given] | None = None) -> Settings
     from conveyor.gitinfo import GitAnswer
     from conveyor.settings import load_settings
 
-    environ = dict(os.environ)
+    root = project_root()
     return load_settings(
-        project_dir=PROJECT_DIR,
+        project_dir=root,
         yaml_config=plain(ctx.config.get("conveyor", {})),
-        environ=environ,
-        dotenv=read_env_file(PROJECT_DIR / ".env"),
-        git=GitAnswer(PROJECT_DIR),
+        environ=dict(os.environ),
+        dotenv=read_env_file(root / ".env"),
+        git=GitAnswer(root),
         flags=flags,
     )
 
@@ -60,7 +66,7 @@ def check_project() -> None:
     from conveyor.settings import SETTINGS
 
     try:
-        check_file(PROJECT_DIR / "invoke.yaml", [setting.name for setting in SETTINGS])
+        check_file(project_root() / "invoke.yaml", [setting.name for setting in SETTINGS])
     except ConveyorError as error:
         raise Exit(f"conveyor: {error}", code=error.exit_code) from None
 
@@ -71,7 +77,7 @@ def portable_settings(ctx: Context) -> Settings:
     from conveyor.settings import load_settings
 
     return load_settings(
-        project_dir=PROJECT_DIR,
+        project_dir=project_root(),
         yaml_config=plain(ctx.config.get("conveyor", {})),
         environ={"CI_COMMIT_SHA": "0" * 40, "CI_COMMIT_REF_NAME": "main"},
         dotenv={},

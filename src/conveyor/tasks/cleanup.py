@@ -6,7 +6,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.wiring import dry, one_line_errors, toolbox
+from conveyor.tasks.wiring import dry, one_line_errors, toolbox
 
 SKIP_HELP = (
     "Delete without asking the clusters whether they still use an image (when they cannot be asked); "

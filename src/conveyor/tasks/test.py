@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.wiring import dry, one_line_errors, toolbox
+from conveyor.tasks.wiring import dry, one_line_errors, toolbox
 
 
 @task(
