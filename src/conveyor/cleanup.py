@@ -26,7 +26,7 @@ from conveyor.interrupt import Stop
 from conveyor.patterns import Pattern, compile_pattern
 from conveyor.reference import ImageReference
 from conveyor.registry.client import PendingDeletion, RegistryClient, TagDeletion
-from conveyor.registry.errors import ManifestNotFound, ReferenceOutsideRegistry
+from conveyor.registry.errors import ManifestNotFound, NotARegistry, ReferenceOutsideRegistry, RegistryUnreachable
 from conveyor.registry.manifests import Manifest
 
 GC_NOTE = (
@@ -160,13 +160,20 @@ def delete_tags(
         return CleanupReport(repository)
     client.check_deletes_allowed(repository)
 
+    gone: list[str] = []  # the registry itself is out of reach: the other tags are not tried
+
     def begin(tag: str) -> Step | None:
-        return None if stop is not None and stop.requested else _begin(client, repository, tag)
+        if stop is not None and stop.requested:
+            return None
+        return gone[0] if gone else _begin(client, repository, tag, gone)
+
+    def finish(step: Step | None) -> TagDeletion | str | None:
+        return step if step is None or isinstance(step, str) else _finish(client, step, gone)
 
     first = begin(tags[0])  # learns how this registry deletes tags, once
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cleanup") as pool:
         begun = [first, *pool.map(begin, tags[1:])]
-        done = list(pool.map(lambda step: _finish(client, step) if step is not None else None, begun))
+        done = list(pool.map(finish, begun))
     results: list[TagOutcome] = []
     for tag, result in zip(tags, done, strict=True):
         if result is None:
@@ -183,20 +190,28 @@ def delete_tags(
 Step = TagDeletion | PendingDeletion | str  # a failure is its one-line message
 
 
-def _begin(client: RegistryClient, repository: str, tag: str) -> Step:
+def _begin(client: RegistryClient, repository: str, tag: str, gone: list[str]) -> Step:
     try:
         return client.begin_tag_deletion(repository, tag, look_up=False)
     except ConveyorError as error:
-        return client.redactor.clean(str(error))
+        return _failure(client, error, gone)
 
 
-def _finish(client: RegistryClient, step: Step) -> TagDeletion | str:
+def _finish(client: RegistryClient, step: Step, gone: list[str]) -> TagDeletion | str:
     if not isinstance(step, PendingDeletion):
         return step
     try:
         return client.finish_tag_deletion(step)
     except ConveyorError as error:
-        return client.redactor.clean(str(error))
+        return _failure(client, error, gone)
+
+
+def _failure(client: RegistryClient, error: ConveyorError, gone: list[str]) -> str:
+    """The one-line message; a registry out of reach (or not a registry) is remembered for the other tags."""
+    message = client.redactor.clean(str(error))
+    if isinstance(error, RegistryUnreachable | NotARegistry):
+        gone.append(message)
+    return message
 
 
 def apply_verdicts(

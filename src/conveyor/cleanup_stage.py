@@ -40,6 +40,7 @@ def registry_client(tools: Toolbox) -> RegistryClient:
         scheme=settings.scheme,
         redactor=tools.console.redactor,
         gitlab=gitlab_api(tools),
+        deadline=settings.registry_timeout,
     )
 
 

@@ -1,7 +1,13 @@
-"""A seeded fault-injecting HTTP proxy in front of a registry: a share of requests (20% by default) is
-answered 500, or 429 with Retry-After, or has its connection cut before the request reaches the registry,
-or after the registry carried it out (the client never learns the result). The rest are relayed as is
-(with the Host header unchanged, so the registry's Location and Link headers point back at the proxy)."""
+"""A seeded fault-injecting HTTP proxy in front of a registry. A share of requests (20% by default, or per
+method) fails, in one of these ways:
+
+- before the registry sees it: answered 500 (`500-before`), or 429 with Retry-After (`429`), or its
+  connection cut (`cut-before`);
+- after the registry carried it out, so the client never learns the result: the registry's answer replaced
+  by a 500 (`500-after`), or the connection cut (`cut-after`).
+
+The rest are relayed as is (with the Host header unchanged, so the registry's Location and Link headers point
+back at the proxy)."""
 
 from __future__ import annotations
 
@@ -18,17 +24,23 @@ from typing import Any
 
 from tests.support.httpserver import BackgroundServer
 
-FAULTS = ("500", "429", "cut-before", "cut-after")
+BEFORE = ("500-before", "429", "cut-before")
+AFTER = ("500-after", "cut-after")
+FAULTS = BEFORE + AFTER
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te", "trailer"}
 
 
 @dataclass
 class FaultProxy:
+    """`rate` of the requests fail (`rates` overrides it per method, e.g. {"DELETE": 0.4}), each with a fault
+    drawn from `faults`, by a generator seeded with `seed`."""
+
     upstream: str
     seed: int = 0
     rate: float = 0.2
     retry_after: str = "1"
     faults: tuple[str, ...] = FAULTS
+    rates: dict[str, float] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     enabled: bool = True
     _rng: random.Random = field(init=False)
@@ -52,11 +64,11 @@ class FaultProxy:
             self._server.stop()
         self._server = None
 
-    def decide(self) -> str:
+    def decide(self, method: str) -> str:
         """The fault for the next request ("" for none), from the seeded generator."""
         with self._lock:
             fault = ""
-            if self.enabled and self._rng.random() < self.rate:
+            if self.enabled and self._rng.random() < self.rates.get(method, self.rate):
                 fault = self._rng.choice(self.faults)
             self.counts[fault or "relayed"] += 1
             return fault
@@ -69,18 +81,19 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            fault = proxy.decide()
-            if fault in ("500", "429"):
-                self._error(int(fault))
-                return
-            if fault == "cut-before":
+            fault = proxy.decide(self.command)
+            if fault in ("500-before", "429"):
+                self._error(int(fault[:3]))
+            elif fault == "cut-before":
                 self._cut()
-                return
-            status, headers, payload = self._forward(body)
-            if fault == "cut-after":
-                self._cut()
-                return
-            self._relay(status, headers, payload)
+            else:
+                status, headers, payload = self._forward(body)
+                if fault == "500-after":
+                    self._error(500)
+                elif fault == "cut-after":
+                    self._cut()
+                else:
+                    self._relay(status, headers, payload)
 
         do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = _handle
 

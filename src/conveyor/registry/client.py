@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import email.utils
-import itertools
 import logging
 import threading
 import time
@@ -19,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NoReturn
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 import urllib3
@@ -62,9 +61,9 @@ THROWAWAY_ROUNDS = 5  # 400 answers to a throwaway PUT (distribution 2.8 racing 
 DeletionMethod = Literal["oci-tag-delete", "gitlab-api", "throwaway-manifest", "absent"]
 # What the registry holds under a tag after an answer was lost: see RegistryClient._tag_state.
 TagState = Literal["gone", "ours", "other", "dangling"]
-# Why an attempt got no answer: nothing listens, the host is unknown, no connection within the connect
-# timeout, the request may have reached the registry (cut connection, read timeout), or it cannot be sent.
-Failure = Literal["refused", "unresolved", "unconnected", "lost", "unsendable"]
+# Why an attempt failed: nothing listens, the host is unknown, no connection within the connect timeout, the
+# request may have reached the registry (cut connection, read timeout), it cannot be sent, or 429/5xx.
+Failure = Literal["refused", "unresolved", "unconnected", "lost", "unsendable", "busy"]
 
 
 @dataclass(frozen=True)
@@ -182,10 +181,26 @@ class RegistryClient:
     # ---- operations -------------------------------------------------------------------------------------
 
     def ping(self) -> None:
-        """Check that the registry answers the v2 API (authenticating if it asks)."""
-        response = self._request("GET", "/v2/", scope="")
-        if response.status_code != 200:
-            self._fail(response, "GET /v2/")
+        """Prove that the address serves the registry API, once per client: `/v2/` answers 200 or 401 with
+        `Docker-Distribution-API-Version: registry/2.0`, as every registry does and a web server does not."""
+        with self._lock:
+            if self._proven:
+                return
+        response = self._request("GET", "/v2/", auth=False)
+        version = response.headers.get(API_VERSION_HEADER, "").strip().lower()
+        if version != "registry/2.0":
+            why = f"{API_VERSION_HEADER}: {version}" if version else f"no {API_VERSION_HEADER} header"
+            raise NotARegistry(
+                self._clean(f"{self.registry} is not a Docker registry API ({why} on /v2/)"),
+                "check the registry address (CI_REGISTRY) and scheme (CONVEYOR_REGISTRY_SCHEME)",
+            )
+        if response.status_code not in (200, 401):
+            raise NotARegistry(
+                self._clean(f"{self.registry} is not a Docker registry API (/v2/ answered {_describe(response)})"),
+                "check the registry address (CI_REGISTRY) and that nothing but the registry answers on it",
+            )
+        with self._lock:
+            self._proven = True
 
     def list_tags(self, repository: str, page_size: int = 1000) -> list[str]:
         """Every tag of `repository`, following `Link: <…>; rel="next"` pages; [] when the repository is unknown."""
@@ -197,7 +212,7 @@ class RegistryClient:
                 return tags
             if response.status_code != 200:
                 self._fail(response, f"listing the tags of {repository}")
-            page = _json(response, self.registry).get("tags") or []
+            page = _json(response, f"listing the tags of {repository} on {self.registry}").get("tags") or []
             tags.extend(str(tag) for tag in page)
             next_url = response.links.get("next", {}).get("url")
             url = urljoin(response.url or self.base_url, next_url) if next_url else None
@@ -226,6 +241,16 @@ class RegistryClient:
             self._fail(response, f"reading the manifest of {repository}:{reference}")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         manifest = Manifest.from_bytes(response.content, media_type)
+        try:
+            manifest.json()
+        except ValueError:
+            raise RegistryProtocolError(
+                self._clean(
+                    f"registry {self.registry} answered {_describe(response)} instead of the manifest "
+                    f"{repository}:{reference}"
+                ),
+                "check the registry address (CI_REGISTRY) and any proxy in front of it",
+            ) from None
         announced = response.headers.get("Docker-Content-Digest", "")
         if announced.startswith("sha256:") and announced != manifest.digest:
             raise RegistryProtocolError(
@@ -234,25 +259,29 @@ class RegistryClient:
             )
         return manifest
 
-    def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> str:
-        """Store `manifest` under `reference` (a tag, or its own digest); returns its digest."""
+    def put_manifest(self, repository: str, reference: str, manifest: Manifest, *, replay: bool = True) -> str:
+        """Store `manifest` under `reference` (a tag, or its own digest); returns its digest. Without
+        `replay`, an answer that was lost raises AnswerLost (see _request)."""
         response = self._request(
             "PUT",
             self._manifest_path(repository, reference),
             scope=self._scope(repository),
             headers={"Content-Type": manifest.media_type},
             data=manifest.raw,
+            replay=replay,
         )
         if response.status_code not in (200, 201):
             self._fail(response, f"pushing the manifest {repository}:{reference}")
         return response.headers.get("Docker-Content-Digest") or manifest.digest
 
-    def delete_manifest(self, repository: str, digest: str) -> bool:
+    def delete_manifest(self, repository: str, digest: str, *, replay: bool = True) -> bool:
         """Delete a manifest by digest: True when deleted, False when it was already gone (404).
-        This removes EVERY tag pointing at the digest: callers prove first that no surviving tag does."""
+        This removes EVERY tag pointing at the digest: callers prove first that no surviving tag does.
+        Without `replay`, an answer that was lost raises AnswerLost (see _request)."""
         if not digest.startswith("sha256:"):
             raise RegistryProtocolError(f"refusing to delete {digest!r} by digest", "only sha256 digests are deleted")
-        response = self._request("DELETE", self._manifest_path(repository, digest), scope=self._scope(repository))
+        path = self._manifest_path(repository, digest)
+        response = self._request("DELETE", path, scope=self._scope(repository), replay=replay)
         if response.status_code in (200, 202):
             return True
         if response.status_code == 404:
@@ -305,6 +334,7 @@ class RegistryClient:
 
     def retag(self, repository: str, source: str, tag: str) -> str:
         """Point `tag` at what `source` points at, server-side (GET the manifest, PUT it): no layer moves."""
+        self.ping()
         manifest = self.get_manifest(repository, source)
         digest = self.put_manifest(repository, tag, manifest)
         if digest != manifest.digest:
@@ -325,11 +355,13 @@ class RegistryClient:
         return config_created(self.get_blob(repository, config)) if config else None
 
     def check_deletes_allowed(self, repository: str) -> None:
-        """Raise DeletesDisabled/PermissionDenied unless the registry lets these credentials delete in
-        `repository` (a DELETE of a digest no manifest has: 404 = allowed). Cached per repository."""
+        """Raise NotARegistry unless the address serves the registry API (ping), then DeletesDisabled or
+        PermissionDenied unless the registry lets these credentials delete in `repository` (a DELETE of a
+        digest no manifest has: 404 = allowed). Cached per repository."""
         with self._lock:
             if repository in self._deletable:
                 return
+        self.ping()
         response = self._request("DELETE", self._manifest_path(repository, PROBE_DIGEST), scope=self._scope(repository))
         self._raise_if_deletes_refused(response)
         if response.status_code not in (200, 202, 404):
@@ -361,49 +393,95 @@ class RegistryClient:
             return TagDeletion(tag, self._gitlab_delete_tag(repository, tag), previous)
         self._ensure_throwaway_config(repository)
         pending = PendingDeletion(repository, tag, throwaway_manifest(tag), previous)
-        self._push_throwaway(pending)
+        if not self._push_throwaway(pending):
+            return TagDeletion(tag, "absent", previous)
         return pending
 
     def finish_tag_deletion(self, pending: PendingDeletion) -> TagDeletion:
-        """Delete the throwaway manifest by its own digest, which removes the tag and nothing else."""
-        for _ in range(THROWAWAY_ROUNDS):
-            # Only a 202 proves the registry also untagged: distribution 2.8 deletes the manifest revision,
-            # then looks up and removes its tags; when that second step fails (500, e.g. while other tags are
-            # being written) a retry answers 404 and the tag would stay in tags/list, dangling. So after
-            # anything but a 202, push the throwaway again and delete it again.
-            if self.delete_manifest(pending.repository, pending.manifest.digest):
-                return TagDeletion(pending.tag, "throwaway-manifest", pending.previous_digest)
-            self._push_throwaway(pending)
-        raise RegistryProtocolError(
-            f"registry {self.registry} did not confirm deleting tag {pending.repository}:{pending.tag} "
-            f"in {THROWAWAY_ROUNDS} rounds",
-            "run the cleanup again (it is idempotent), or check the registry's logs",
-        )
+        """Delete the throwaway manifest by its own digest, which removes the tag and nothing else.
+
+        Only a 202 proves the registry also untagged: distribution 2.8 deletes the manifest revision, then
+        looks up and removes its tags, and when that second step fails the tag stays listed, dangling. So
+        after any other answer, or a lost one, read what the registry holds before acting again: the tag is
+        gone (done); it still holds our throwaway (delete again); it dangles (push the throwaway again, delete
+        again); it holds another manifest (pushed since by someone else: leave it, ours is gone)."""
+        done = TagDeletion(pending.tag, "throwaway-manifest", pending.previous_digest)
+        digest = pending.manifest.digest
+        deadline = self._monotonic() + self.deadline
+        rounds = 0
+        while True:
+            last = "404"
+            try:
+                if self.delete_manifest(pending.repository, digest, replay=False):
+                    return done
+            except AnswerLost as lost:
+                last = lost.answer
+            state = self._tag_state(pending.repository, pending.tag, digest)
+            if state in ("gone", "other"):
+                return done
+            if state == "dangling" and not self._push_throwaway(pending):
+                return done
+            rounds += 1
+            if not self._pause(rounds, deadline):
+                raise RegistryUnavailable(
+                    f"registry {self.registry} did not confirm deleting tag {pending.repository}:{pending.tag} "
+                    f"within {self.deadline:g} s ({rounds} rounds; last answer: {last})",
+                    "run the cleanup again (it finishes placeholders), or check the registry's logs",
+                )
 
     # ---- tag deletion steps ----------------------------------------------------------------------------
 
     def _oci_tag_delete(self, repository: str, tag: str) -> DeletionMethod | None:
-        response = self._request("DELETE", self._manifest_path(repository, tag), scope=self._scope(repository))
-        if response.status_code in (200, 202):
-            self._tag_delete_supported = True
-            return "oci-tag-delete"
-        if response.status_code == 404 and self._tag_delete_supported:
-            return "absent"
-        if response.status_code in (400, 404, 405) or _error_code(response) == "UNSUPPORTED":
-            # distribution 2.8 answers 400 DIGEST_INVALID: it reads the tag as a malformed digest.
-            self._tag_delete_supported = False
-            return None
-        self._fail(response, f"deleting tag {repository}:{tag}")
-
-    def _push_throwaway(self, pending: PendingDeletion) -> None:
-        refused: RegistryProtocolError | None = None
-        for _ in range(THROWAWAY_ROUNDS):
+        deadline = self._monotonic() + self.deadline
+        rounds = 0
+        while True:
             try:
-                digest = self.put_manifest(pending.repository, pending.tag, pending.manifest)
-            except RegistryProtocolError as error:
+                response = self._request(
+                    "DELETE", self._manifest_path(repository, tag), scope=self._scope(repository), replay=False
+                )
+            except AnswerLost as lost:
+                if self._tag_state(repository, tag, None) == "gone":
+                    self._tag_delete_supported = True  # the registry deleted the tag; its answer was lost
+                    return "oci-tag-delete"
+                rounds += 1
+                if not self._pause(rounds, deadline):
+                    raise self._still_lost(lost, rounds) from None
+                continue
+            if response.status_code in (200, 202):
+                self._tag_delete_supported = True
+                return "oci-tag-delete"
+            if response.status_code == 404 and self._tag_delete_supported:
+                return "absent"
+            if response.status_code in (400, 404, 405) or _error_code(response) == "UNSUPPORTED":
+                # distribution 2.8 answers 400 DIGEST_INVALID: it reads the tag as a malformed digest.
+                self._tag_delete_supported = False
+                return None
+            self._fail(response, f"deleting tag {repository}:{tag}")
+
+    def _push_throwaway(self, pending: PendingDeletion) -> bool:
+        """Put the throwaway manifest under the tag; False when the tag turned out to be gone (after a lost
+        answer), in which case nothing is pushed: a tag that is gone is never brought back."""
+        deadline = self._monotonic() + self.deadline
+        rounds = refusals = 0
+        while True:
+            try:
+                digest = self.put_manifest(pending.repository, pending.tag, pending.manifest, replay=False)
+            except AnswerLost as lost:
+                state = self._tag_state(pending.repository, pending.tag, pending.manifest.digest)
+                if state == "ours":
+                    return True  # the PUT went through
+                if state == "gone":
+                    return False  # deleted meanwhile (by another cleanup)
+                rounds += 1
+                if not self._pause(rounds, deadline):
+                    raise self._still_lost(lost, rounds) from None
+                continue
+            except RegistryProtocolError:
                 # The manifest is valid and its config blob is there: distribution 2.8 answers 400
                 # DIGEST_INVALID when it reads a link file that another request is rewriting. Try again.
-                refused = error
+                refusals += 1
+                if refusals >= THROWAWAY_ROUNDS:
+                    raise
                 continue
             if digest != pending.manifest.digest:
                 raise RegistryProtocolError(
@@ -411,9 +489,27 @@ class RegistryClient:
                     f"as {digest}",
                     f"the tag points at an empty manifest; delete {digest} by hand once no other tag uses it",
                 )
-            return
-        assert refused is not None
-        raise refused
+            return True
+
+    def _tag_state(self, repository: str, tag: str, ours: str | None) -> TagState:
+        """What the registry holds under `tag` now: nothing (gone), our throwaway `ours`, another manifest, or
+        a dangling tag (listed, but its manifest is gone: distribution 2.8's half-done untag)."""
+        digest = self.head_digest(repository, tag)
+        if digest is not None:
+            return "ours" if digest == ours else "other"
+        return "dangling" if tag in self.list_tags(repository) else "gone"
+
+    def _still_lost(self, lost: AnswerLost, rounds: int) -> RegistryUnavailable:
+        problem = f"{lost.problem}, in each of {rounds} rounds within {self.deadline:g} s"
+        return RegistryUnavailable(problem, lost.hint)
+
+    def _pause(self, rounds: int, deadline: float) -> bool:
+        """Back off before round `rounds` + 1; False (without waiting) when the wait would pass `deadline`."""
+        delay = self.retry.delay(rounds - 1, None)
+        if self._monotonic() + delay >= deadline:
+            return False
+        self._sleep(delay)
+        return True
 
     def _ensure_throwaway_config(self, repository: str) -> None:
         """Upload the shared throwaway config blob once per repository (one thread at a time: rewriting its
@@ -492,61 +588,121 @@ class RegistryClient:
         data: bytes | None = None,
         params: Mapping[str, str] | None = None,
         auth: bool = True,
+        replay: bool = True,
+        deadline: float | None = None,
     ) -> requests.Response:
-        """Send one logical request: authenticate (challenge, cached token, renewal), retry transient
-        failures with backoff. Returns the final response (any status); raises on exhausted retries."""
+        """Send one logical request within `deadline` (monotonic; by default `self.deadline` seconds from
+        now): authenticate (challenge, cached token, renewal) and try again after what the registry did not
+        act on (429, no connection; a refused one only twice) and, with `replay`, after what it may have acted
+        on (5xx, a cut connection, a read timeout). Without `replay` those raise AnswerLost, so that the caller
+        reads the registry's state before acting again. Returns the final response (any other status)."""
         full_url = url if "://" in url else self.base_url + url
-        reauthentications = 0
-        attempt = 0
-        failure = ""
-        while attempt < self.retry.attempts:
+        what = f"{method} {urlsplit(full_url).path}"
+        started = self._monotonic()
+        deadline = started + self.deadline if deadline is None else deadline
+        attempts = refusals = reauthentications = 0
+        failure: Failure | None = None
+        answer = ""
+        while (remaining := deadline - self._monotonic()) > 0:
             send = dict(headers or {})
-            token = self._authorize(send, scope) if auth else None
+            token = self._authorize(send, scope, deadline) if auth else None
+            attempts += 1
+            retry_after: float | None = None
             try:
+                timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, remaining))
                 response = self.session.request(
-                    method, full_url, headers=send, data=data, params=params, timeout=self.timeout
+                    method, full_url, headers=send, data=data, params=params, timeout=timeout, stream=True
                 )
-            except TRANSIENT_ERRORS as error:
-                failure = type(error).__name__
-                self._backoff(method, full_url, attempt, None, failure)
-                attempt += 1
-                continue
-            except requests.RequestException as error:  # not worth retrying: a malformed URL, too many redirects
-                raise RegistryUnreachable(
-                    self._clean(f"cannot send {method} to {_host(full_url)} ({type(error).__name__})"),
-                    "check the registry address (CI_REGISTRY)",
-                ) from None
-            if auth and response.status_code == 401 and reauthentications < 2:
-                reauthentications += 1
-                self._learn_challenge(response, scope, token)
-                continue
-            if auth and response.status_code in (401, 403):
-                self._raise_auth_failure(response, scope)
-            if response.status_code in RETRY_STATUSES:
-                failure = f"{response.status_code} {_error_code(response)}".strip()
-                self._backoff(method, full_url, attempt, _retry_after(response), failure)
-                attempt += 1
-                continue
-            return response
-        host = _host(full_url)
-        if failure and failure[0].isdigit():
-            raise RegistryUnavailable(
-                f"{host} kept failing ({failure}) after {self.retry.attempts} attempts",
-                "retry later, or check the registry's health and logs",
-            )
-        raise RegistryUnreachable(
-            f"cannot reach {host} ({failure} after {self.retry.attempts} attempts)",
-            "check the registry address (CI_REGISTRY) and that it is running",
+                if not self._read_body(response, deadline):
+                    raise RegistryUnreachable(
+                        self._clean(
+                            f"registry {_host(full_url)} was still sending its answer to {what} when the deadline "
+                            f"passed ({self._monotonic() - started:.1f} s)"
+                        ),
+                        "check the registry and any proxy in front of it, or raise CONVEYOR_REGISTRY_TIMEOUT",
+                    )
+            except requests.RequestException as error:
+                failure, answer = _failure(error)
+                if failure == "unsendable":  # a malformed URL, too many redirects: not worth trying again
+                    raise RegistryUnreachable(
+                        self._clean(f"cannot send {what} to {_host(full_url)} ({answer})"),
+                        "check the registry address (CI_REGISTRY)",
+                    ) from None
+                if failure in ("refused", "unresolved"):
+                    refusals += 1
+                    if refusals > REFUSED_RETRIES:
+                        break
+                if failure == "lost" and not replay:
+                    raise self._answer_lost(full_url, what, answer) from None
+            else:
+                if auth and response.status_code == 401 and reauthentications < 2:
+                    reauthentications += 1
+                    self._learn_challenge(response, scope, token)
+                    continue
+                if auth and response.status_code in (401, 403):
+                    self._raise_auth_failure(response, scope)
+                if response.status_code not in RETRY_STATUSES:
+                    return response
+                failure, answer = "busy", _describe(response)
+                if response.status_code != 429 and not replay:
+                    raise self._answer_lost(full_url, what, answer)
+                retry_after = _retry_after(response)
+            delay = self.retry.delay(attempts - 1, retry_after)
+            if self._monotonic() + delay >= deadline:
+                break
+            log.debug("%s failed (%s); try %d in %.2fs", what, answer, attempts + 1, delay)
+            self._sleep(delay)
+        raise self._gave_up(full_url, what, failure, answer, attempts, self._monotonic() - started)
+
+    def _read_body(self, response: requests.Response, deadline: float) -> bool:
+        """Read the body as it arrives; False (connection closed) when `deadline` passes first. A read
+        timeout bounds the wait for each byte only, so a server dripping bytes is stopped here."""
+        chunks: list[bytes] = []
+        try:
+            while chunk := response.raw.read1(BODY_CHUNK, decode_content=True):
+                chunks.append(chunk)
+                if self._monotonic() > deadline:
+                    response.close()
+                    return False
+        except urllib3.exceptions.ReadTimeoutError as error:
+            response.close()
+            raise requests.ReadTimeout(error) from error
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            response.close()
+            raise requests.ConnectionError(error) from error
+        response._content = b"".join(chunks)  # what Response.content would read, already read
+        return True
+
+    def _answer_lost(self, url: str, what: str, answer: str) -> AnswerLost:
+        return AnswerLost(
+            self._clean(f"registry {_host(url)} lost its answer to {what} ({answer})"),
+            "run the cleanup again (it reads the state and goes on), or check the registry's health and logs",
+            answer,
         )
 
-    def _backoff(self, method: str, url: str, attempt: int, retry_after: float | None, failure: str) -> None:
-        if attempt + 1 >= self.retry.attempts:
-            return
-        delay = self.retry.delay(attempt, retry_after)
-        log.debug("%s %s failed (%s); retry %d in %.2fs", method, url.split("?")[0], failure, attempt + 1, delay)
-        self._sleep(delay)
+    def _gave_up(
+        self, url: str, what: str, failure: Failure | None, answer: str, attempts: int, seconds: float
+    ) -> RegistryUnreachable | RegistryUnavailable:
+        """The one-line error for a request that never got a usable answer: the registry, what was tried,
+        how often and for how long, and what to do."""
+        host = _host(url)
+        tried = f"{attempts} attempt{'s' if attempts != 1 else ''} in {seconds:.1f} s"
+        if failure == "busy":
+            return RegistryUnavailable(
+                self._clean(f"registry {host} kept answering {what} with {answer} ({tried})"),
+                "retry later, or check the registry's health and logs (CONVEYOR_REGISTRY_TIMEOUT sets how long to try)",
+            )
+        if failure in ("refused", "unresolved", "unconnected"):
+            return RegistryUnreachable(
+                self._clean(f"cannot reach {host}: {answer} ({what}, {tried})"),
+                "check the registry address (CI_REGISTRY) and that it is running",
+            )
+        return RegistryUnreachable(
+            self._clean(f"registry {host} did not answer {what} ({answer or 'no time left'}; {tried})"),
+            "check that the registry is up and reachable, or raise CONVEYOR_REGISTRY_TIMEOUT",
+        )
 
-    def _authorize(self, headers: dict[str, str], scope: str) -> Token | None:
+    def _authorize(self, headers: dict[str, str], scope: str, deadline: float) -> Token | None:
         """Add the Authorization header this scope needs, as far as the registry's challenge is known."""
         with self._lock:
             challenge = self._challenge
@@ -556,11 +712,11 @@ class RegistryClient:
             if self.credentials is not None:
                 headers["Authorization"] = _basic(self.credentials)
             return None
-        token = self._token(challenge, scope)
+        token = self._token(challenge, scope, deadline)
         headers["Authorization"] = f"Bearer {token.value}"
         return token
 
-    def _token(self, challenge: Challenge, scope: str) -> Token:
+    def _token(self, challenge: Challenge, scope: str, deadline: float) -> Token:
         key = (challenge.realm, challenge.service, scope)
         cached = self._tokens.get(key, self._clock())
         if cached is not None:
@@ -569,7 +725,7 @@ class RegistryClient:
         if scope:
             params["scope"] = scope
         headers = {"Authorization": _basic(self.credentials)} if self.credentials is not None else {}
-        response = self._request("GET", challenge.realm, headers=headers, params=params, auth=False)
+        response = self._request("GET", challenge.realm, headers=headers, params=params, auth=False, deadline=deadline)
         if response.status_code in (401, 403):
             user = f" of {self.credentials.user} ({self.credentials.source})" if self.credentials else ""
             raise AuthenticationFailed(
@@ -579,7 +735,7 @@ class RegistryClient:
         if response.status_code != 200:
             self._fail(response, f"fetching a token from {challenge.realm}")
         try:
-            token = token_from_response(_json(response, challenge.realm), self._clock())
+            token = token_from_response(_json(response, f"the token request to {challenge.realm}"), self._clock())
         except ValueError as error:
             raise RegistryProtocolError(str(error), f"check the token service {challenge.realm}") from None
         self.redactor.add(token.value)
@@ -647,8 +803,7 @@ class RegistryClient:
             )
 
     def _fail(self, response: requests.Response, action: str) -> NoReturn:
-        code = _error_code(response)
-        detail = f"{response.status_code} {code}".strip()
+        detail = _describe(response)
         if response.status_code == 404:
             problem = self._clean(f"registry {self.registry}: {action} failed ({detail})")
             raise ManifestNotFound(problem, "check the repository and tag names")
@@ -677,14 +832,58 @@ def _basic(credentials: Credentials) -> str:
     return "Basic " + base64.b64encode(f"{credentials.user}:{credentials.password}".encode()).decode()
 
 
-def _json(response: requests.Response, origin: str) -> dict[str, Any]:
+def _json(response: requests.Response, what: str) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise RegistryProtocolError(f"{origin} answered with something that is not a JSON object", "check its logs")
+        raise RegistryProtocolError(
+            f"{what} got {_describe(response)}, not a JSON object", "check the address and any proxy in front of it"
+        )
     return data
+
+
+def _describe(response: requests.Response) -> str:
+    """A status for messages: `404 MANIFEST_UNKNOWN` for a registry error, `502 and a text/html body` for a
+    body that is not one, else the bare status."""
+    code = _error_code(response)
+    if code:
+        return f"{response.status_code} {code}"
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "untyped"
+    return f"{response.status_code} and a {kind} body" if response.content else str(response.status_code)
+
+
+def _failure(error: requests.RequestException) -> tuple[Failure, str]:
+    """Why an attempt failed, from requests' exception and its causes, and how to say it."""
+    causes = _causes(error)
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return "refused", "connection refused"
+    if any(isinstance(cause, urllib3.exceptions.NameResolutionError) for cause in causes):
+        return "unresolved", "the name does not resolve"
+    if isinstance(error, requests.ConnectTimeout) or any(
+        isinstance(cause, urllib3.exceptions.NewConnectionError) for cause in causes
+    ):
+        return "unconnected", "no connection"
+    if isinstance(error, requests.ReadTimeout):
+        return "lost", "read timeout"
+    if isinstance(error, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+        return "lost", "connection cut"
+    return "unsendable", type(error).__name__
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """`error` and what it wraps: requests' and urllib3's exceptions keep the socket's error in args,
+    `reason` and the exception chain."""
+    found: list[BaseException] = []
+    pending: list[object] = [error]
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or any(item is seen for seen in found):
+            continue
+        found.append(item)
+        pending.extend((*item.args, getattr(item, "reason", None), item.__cause__, item.__context__))
+    return found
 
 
 def _error_code(response: requests.Response) -> str:

@@ -39,3 +39,16 @@ class ReferenceOutsideRegistry(RegistryError):
 
 class GitLabApiError(RegistryError):
     """GitLab's container registry API refused or failed a call."""
+
+
+class NotARegistry(RegistryProtocolError):
+    """The address answers, but not with the registry API (no Docker-Distribution-API-Version on /v2/)."""
+
+
+class AnswerLost(RegistryUnavailable):
+    """A PUT or DELETE got a 5xx, a cut connection or a read timeout: the registry may or may not have acted.
+    Raised only to callers that read the registry's state before acting again (`replay=False`)."""
+
+    def __init__(self, problem: str, hint: str, answer: str) -> None:
+        super().__init__(problem, hint)
+        self.answer = answer

@@ -28,7 +28,7 @@ def require_registry() -> None:
 
 
 def fast_retry() -> RetryPolicy:
-    return RetryPolicy(attempts=10, base_delay=0.02, max_delay=1.0)
+    return RetryPolicy(base_delay=0.02, max_delay=1.0)
 
 
 def maintainer_client(registry: RegistryProcess, redactor: Redactor | None = None) -> RegistryClient:

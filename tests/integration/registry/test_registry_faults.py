@@ -1,10 +1,11 @@
-"""Faults and races against real registries: a seeded fault-injecting proxy (20% of requests answered 500,
-429 or cut before/after reaching the registry) with short-lived tokens, and concurrent cleanups and pushes."""
+"""Faults and races against real registries: a seeded fault-injecting proxy failing requests before they reach
+the registry or after it acted (answers lost), with and without short-lived tokens; concurrent cleanups and
+pushes."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from registry_helpers import PASSWORD, fast_retry, maintainer_client, push_image
 
 from conveyor import cleanup
 from conveyor.registry import Credentials, RegistryClient
-from tests.support.faultproxy import FaultProxy
+from tests.support.faultproxy import AFTER, BEFORE, FAULTS, FaultProxy
 from tests.support.registry import RegistryProcess
 from tests.support.tokenserver import TokenServer
 
@@ -60,11 +61,44 @@ def test_deleting_200_tags_through_faults(
     assert sorted(report.deleted + report.absent) == doomed
     faults = sum(count for name, count in proxy.counts.items() if name != "relayed")
     assert faults >= 50, proxy.counts  # the run really went through faults of every kind
-    assert all(proxy.counts[kind] > 0 for kind in ("500", "429", "cut-before", "cut-after")), proxy.counts
+    assert all(proxy.counts[kind] > 0 for kind in FAULTS), proxy.counts
     assert token_server.issued > issued  # tokens expired during the run and were renewed
     survivors = sorted(tag for tag in digests if tag.startswith("keep-"))
     assert sorted(direct.list_tags(REPO)) == survivors
     assert {t: i.digest for t, i in cleanup.collect_tags(direct, REPO).items()} == {t: digests[t] for t in survivors}
+
+
+# name → a proxy (upstream, seed) failing some requests (a share, or a share per method) in some ways
+FAULT_MODES: dict[str, Callable[[str, int], FaultProxy]] = {
+    "fail-30%-before-the-registry-acts": lambda upstream, seed: FaultProxy(upstream, seed, 0.3, faults=BEFORE),
+    "fail-30%-after-the-registry-acted": lambda upstream, seed: FaultProxy(upstream, seed, 0.3, faults=AFTER),
+    "lose-40%-of-delete-answers": lambda upstream, seed: FaultProxy(
+        upstream, seed, 0.0, faults=AFTER, rates={"DELETE": 0.4}
+    ),
+}
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+@pytest.mark.parametrize("mode", list(FAULT_MODES))
+def test_deleting_120_tags_behind_a_faulty_proxy(mode: str, seed: int, registry: RegistryProcess) -> None:
+    """The default deadline, short retry delays: every doomed tag goes, every other tag and every shared digest
+    stays, no tag fails."""
+    direct = RegistryClient(registry.address, scheme="http")
+    digests = populate(direct, doomed=120, survivors=30)
+    doomed = sorted(tag for tag in digests if tag.startswith("del-"))
+    proxy = FAULT_MODES[mode](registry.address, seed).start()
+    try:
+        with RegistryClient(proxy.address, scheme="http", retry=fast_retry()) as flaky:
+            report = cleanup.delete_tags(flaky, REPO, doomed, workers=8)
+    finally:
+        proxy.stop()
+    assert report.ok, [o.line(REPO) for o in report.outcomes if o.action == "failed"]
+    assert sorted(report.deleted + report.absent) == doomed
+    assert sum(count for name, count in proxy.counts.items() if name != "relayed") >= 25, proxy.counts
+    assert all(proxy.counts[kind] > 0 for kind in proxy.faults), proxy.counts  # every kind of fault happened
+    survivors = {tag: digest for tag, digest in digests.items() if tag.startswith("keep-")}
+    assert sorted(direct.list_tags(REPO)) == sorted(survivors)
+    assert {t: i.digest for t, i in cleanup.collect_tags(direct, REPO).items()} == survivors
 
 
 def test_two_cleanups_and_a_push_racing_lose_nothing(registry: RegistryProcess) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,10 +10,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import requests
+import urllib3
 from requests.structures import CaseInsensitiveDict
 
 from conveyor.redact import Redactor
 from conveyor.registry import Credentials, RegistryClient, RetryPolicy
+from conveyor.registry.manifests import sha256_digest
 
 
 @dataclass
@@ -22,6 +25,7 @@ class Call:
     headers: dict[str, str]
     params: dict[str, str]
     data: bytes | None
+    timeout: tuple[float, float] | None = None
 
     @property
     def path(self) -> str:
@@ -33,19 +37,34 @@ class Call:
         return merged | self.params
 
 
+REGISTRY_HEADERS = {"Docker-Distribution-API-Version": "registry/2.0"}  # on every answer of a real registry
+
+
 def response(
     status: int, body: Any = b"", headers: dict[str, str] | None = None, url: str = "http://registry.test/"
 ) -> requests.Response:
     result = requests.Response()
     result.status_code = status
+    headers = REGISTRY_HEADERS | (headers or {})
     if isinstance(body, dict | list):
         result._content = json.dumps(body).encode()
-        headers = {"Content-Type": "application/json", **(headers or {})}
+        headers = {"Content-Type": "application/json", **headers}
     else:
         result._content = body
-    result.headers = CaseInsensitiveDict(headers or {})
+    result.headers = CaseInsensitiveDict(headers)
     result.url = url
     return result
+
+
+def streamed(answer: requests.Response, url: str) -> requests.Response:
+    """A fresh copy of `answer` whose body is still to be read from `raw`, as from a connection (stream=True),
+    so that one scripted answer can be sent many times."""
+    fresh = requests.Response()
+    fresh.status_code = answer.status_code
+    fresh.headers = CaseInsensitiveDict(answer.headers)
+    fresh.url = answer.url if answer.url and answer.url != "http://registry.test/" else url
+    fresh.raw = urllib3.HTTPResponse(body=io.BytesIO(answer.content or b""), preload_content=False)
+    return fresh
 
 
 # What a fake registry answers a call with: a response, or an exception for the session to raise.
@@ -65,15 +84,18 @@ class FakeSession(requests.Session):
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         call = Call(
-            method, url, dict(kwargs.get("headers") or {}), dict(kwargs.get("params") or {}), kwargs.get("data")
+            method,
+            url,
+            dict(kwargs.get("headers") or {}),
+            dict(kwargs.get("params") or {}),
+            kwargs.get("data"),
+            kwargs.get("timeout"),
         )
         self.calls.append(call)
         result = self.handler(call)
         if isinstance(result, Exception):
             raise result
-        if not result.url or result.url == "http://registry.test/":
-            result.url = url
-        return result
+        return streamed(result, url)
 
 
 @dataclass
@@ -104,8 +126,88 @@ def make_client(
         session=session,
         sleep=clock.sleep,
         clock=clock,
+        monotonic=clock,
         redactor=redactor,
-        retry=kwargs.pop("retry", RetryPolicy(attempts=4, base_delay=0.5, max_delay=8.0)),
+        retry=kwargs.pop("retry", RetryPolicy(base_delay=0.5, max_delay=8.0)),
         **kwargs,
     )
     return client, session, clock
+
+
+PROBE = "sha256:" + "0" * 64
+
+
+@dataclass
+class FakeDistribution:
+    """distribution 2.8 as tag deletion sees it: tags point at digests, a tag answers HEAD only while its
+    manifest revision exists, a tag DELETE answers 400 DIGEST_INVALID (or, with `tag_delete`, deletes the tag),
+    and a digest DELETE removes the revision, then untags. `faults` scripts the next manifest requests of a
+    kind ("PUT", "DELETE-tag", "DELETE-digest"; the probe of check_deletes_allowed is not one):
+    "cut-before"/"500-before" (nothing done), "cut-after"/"500-after" (done, answer lost), "half-untag"
+    (revision removed, tag left dangling, 500: distribution's own half-done delete), "vanish" (someone else
+    deleted the tag, then this request's connection was cut) and "repushed" (done, then someone pushed the
+    tag anew, answer lost)."""
+
+    tags: dict[str, str]
+    faults: dict[str, list[str]] = field(default_factory=dict)
+    tag_delete: bool = False
+    revisions: set[str] = field(default_factory=set)
+    log: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.revisions |= set(self.tags.values())
+
+    def __call__(self, call: Call) -> Answer:
+        reference = call.path.rsplit("/", 1)[-1]
+        kind = call.method
+        if call.method == "DELETE":
+            kind = "DELETE-digest" if reference.startswith("sha256:") else "DELETE-tag"
+        queue = self.faults.get(kind, []) if "/manifests/" in call.path and reference != PROBE else []
+        fault = queue.pop(0) if queue else ""
+        if "/manifests/" in call.path:
+            self.log.append(f"{call.method} {reference[:12]}{' ' + fault if fault else ''}")
+        if fault in ("cut-before", "vanish"):
+            if fault == "vanish":
+                self.tags.pop(call.path.rsplit("/", 1)[-1], None)
+            return requests.ConnectionError("Connection aborted")
+        if fault == "500-before":
+            return response(500, {"errors": [{"code": "UNKNOWN"}]})
+        answer = self._act(call, fault)
+        if fault == "repushed":
+            self.tags["t"] = "sha256:" + "9" * 64
+            self.revisions.add(self.tags["t"])
+        if fault in ("cut-after", "repushed"):
+            return requests.ConnectionError("Connection aborted")
+        if fault == "500-after":
+            return response(500, {"errors": [{"code": "UNKNOWN"}]})
+        return answer
+
+    def _act(self, call: Call, fault: str) -> requests.Response:
+        reference = call.path.rsplit("/", 1)[-1]
+        if call.path == "/v2/":
+            return response(200, {})
+        if "/blobs/" in call.path:
+            return response(200) if call.method == "HEAD" else response(201)
+        if call.path.endswith("/tags/list"):
+            return response(200, {"tags": sorted(self.tags)})
+        if call.method == "HEAD":
+            digest = self.tags.get(reference, reference)
+            return response(200, b"", {"Docker-Content-Digest": digest}) if digest in self.revisions else response(404)
+        if call.method == "PUT":
+            digest = sha256_digest(call.data or b"")
+            self.revisions.add(digest)
+            self.tags[reference] = digest
+            return response(201, b"", {"Docker-Content-Digest": digest})
+        if call.method == "DELETE" and reference.startswith("sha256:"):
+            if reference not in self.revisions:
+                return response(404, {"errors": [{"code": "MANIFEST_UNKNOWN"}]})
+            self.revisions.discard(reference)
+            if fault == "half-untag":
+                return response(500, {"errors": [{"code": "UNKNOWN"}]})
+            self.tags = {tag: digest for tag, digest in self.tags.items() if digest != reference}
+            return response(202)
+        if call.method == "DELETE" and self.tag_delete:
+            return response(202) if self.tags.pop(reference, None) else response(404)
+        if call.method == "DELETE":
+            return response(400, {"errors": [{"code": "DIGEST_INVALID"}]})
+        raise AssertionError(call)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 import requests
-from registry_fakes import Answer, Call, Handler, make_client, response
+from registry_fakes import Answer, Call, FakeDistribution, Handler, make_client, response
 
-from conveyor.registry import GitLabTagsApi, RetryPolicy
+from conveyor.registry import GitLabTagsApi, RegistryClient
 from conveyor.registry.errors import (
     DeletesDisabled,
     GitLabApiError,
     ManifestNotFound,
+    NotARegistry,
+    RegistryProtocolError,
     RegistryUnavailable,
     RegistryUnreachable,
 )
@@ -46,24 +49,66 @@ def test_retry_after_is_honoured_and_bounded() -> None:
     assert clock.sleeps == [3.0, 8.0]  # 120 s is capped by RetryPolicy.max_delay
 
 
-def test_connection_errors_are_retried_then_reported_in_one_line() -> None:
-    client, session, clock = make_client(lambda call: requests.ConnectionError("refused"))
-    with pytest.raises(RegistryUnreachable) as raised:
-        client.ping()
-    assert len(session.calls) == 4 and clock.sleeps == [0.5, 1.0, 2.0]
-    assert str(raised.value) == (
-        "cannot reach registry.test (ConnectionError after 4 attempts): "
-        "check the registry address (CI_REGISTRY) and that it is running"
-    )
+REFUSED = requests.ConnectionError(OSError("connect failed"), ConnectionRefusedError(111, "Connection refused"))
 
 
-def test_persistent_5xx_gives_up() -> None:
-    client, session, _ = make_client(
-        lambda call: response(500, {"errors": [{"code": "UNKNOWN"}]}), retry=RetryPolicy(attempts=3, base_delay=0)
-    )
-    with pytest.raises(RegistryUnavailable, match=r"kept failing \(500 UNKNOWN\) after 3 attempts"):
+@pytest.mark.parametrize(
+    ("answer", "error", "message", "sleeps"),
+    [
+        pytest.param(
+            REFUSED,
+            RegistryUnreachable,
+            "cannot reach registry.test: connection refused (GET /v2/g/a/tags/list, 3 attempts in 1.5 s): "
+            "check the registry address (CI_REGISTRY) and that it is running",
+            [0.5, 1.0],  # a refused connection is tried again twice, not until the deadline
+            id="refused",
+        ),
+        pytest.param(
+            requests.ConnectTimeout("connect timed out"),
+            RegistryUnreachable,
+            "cannot reach registry.test: no connection (GET /v2/g/a/tags/list, 6 attempts in 15.5 s): "
+            "check the registry address (CI_REGISTRY) and that it is running",
+            [0.5, 1.0, 2.0, 4.0, 8.0],  # the next wait (8 s) would pass the 20 s deadline: give up now
+            id="connect-timeout",
+        ),
+        pytest.param(
+            requests.ReadTimeout("read timed out"),
+            RegistryUnreachable,
+            "registry registry.test did not answer GET /v2/g/a/tags/list (read timeout; 6 attempts in 15.5 s): "
+            "check that the registry is up and reachable, or raise CONVEYOR_REGISTRY_TIMEOUT",
+            [0.5, 1.0, 2.0, 4.0, 8.0],
+            id="read-timeout",
+        ),
+        pytest.param(
+            response(503, b"<html>busy</html>", {"Content-Type": "text/html"}),
+            RegistryUnavailable,
+            "registry registry.test kept answering GET /v2/g/a/tags/list with 503 and a text/html body (6 attempts "
+            "in 15.5 s): retry later, or check the registry's health and logs (CONVEYOR_REGISTRY_TIMEOUT sets how long "
+            "to try)",
+            [0.5, 1.0, 2.0, 4.0, 8.0],
+            id="5xx",
+        ),
+        pytest.param(
+            response(429, {"errors": [{"code": "TOOMANYREQUESTS"}]}, {"Retry-After": "7"}),
+            RegistryUnavailable,
+            "registry registry.test kept answering GET /v2/g/a/tags/list with 429 TOOMANYREQUESTS (3 attempts in "
+            "14.0 s): retry later, or check the registry's health and logs (CONVEYOR_REGISTRY_TIMEOUT sets how long "
+            "to try)",
+            [7.0, 7.0],
+            id="429-retry-after",
+        ),
+    ],
+)
+def test_retries_last_until_the_deadline_and_fail_in_one_line(
+    answer: Answer, error: type[Exception], message: str, sleeps: list[float]
+) -> None:
+    client, session, clock = make_client(lambda call: answer, deadline=20.0)
+    with pytest.raises(error) as raised:
         client.list_tags("g/a")
-    assert len(session.calls) == 3
+    assert str(raised.value) == message
+    assert clock.sleeps == sleeps and len(session.calls) == len(sleeps) + 1
+    assert session.calls[0].timeout == (5.0, 20.0)  # connect timeout; read timeout capped by what is left
+    assert session.calls[-1].timeout == (min(5.0, 20.0 - sum(sleeps[:-1]) - sleeps[-1]), 20.0 - sum(sleeps))
 
 
 def test_tags_follow_link_pagination() -> None:
@@ -123,6 +168,8 @@ def test_retag_puts_the_same_bytes_under_the_new_tag() -> None:
     manifest = Manifest.from_bytes(b'{"schemaVersion":2,"mediaType":"%s"}' % DOCKER_MANIFEST.encode())
 
     def handler(call: Call) -> Answer:
+        if call.path == "/v2/":
+            return response(200, {})
         if call.method == "GET":
             return response(200, manifest.raw, {"Content-Type": DOCKER_MANIFEST})
         assert call.path == "/v2/g/a/manifests/prod" and call.data == manifest.raw
@@ -131,7 +178,11 @@ def test_retag_puts_the_same_bytes_under_the_new_tag() -> None:
 
     client, session, _ = make_client(handler)
     assert client.retag("g/a", "prod-abc", "prod") == manifest.digest
-    assert [call.method for call in session.calls] == ["GET", "PUT"]
+    assert [(call.method, call.path) for call in session.calls] == [
+        ("GET", "/v2/"),  # a registry (proved once per client) before anything changes
+        ("GET", "/v2/g/a/manifests/prod-abc"),
+        ("PUT", "/v2/g/a/manifests/prod"),
+    ]
 
 
 class Registry:
@@ -144,6 +195,8 @@ class Registry:
 
     def __call__(self, call: Call) -> Answer:
         reference = call.path.rsplit("/", 1)[-1]
+        if call.path == "/v2/":
+            return response(200, {})
         if call.method == "HEAD" and "/manifests/" in call.path:
             return response(200, b"", {"Docker-Content-Digest": DIGEST})
         if call.method == "HEAD":
@@ -168,9 +221,9 @@ def test_oci_tag_delete_when_the_registry_supports_it() -> None:
     client, session, _ = make_client(Registry(response(202)))
     deletion = client.delete_tag("g/a", "t")
     assert (deletion.method, deletion.previous_digest) == ("oci-tag-delete", DIGEST)
-    assert [c.method for c in session.calls] == ["HEAD", "DELETE", "DELETE"]
+    assert [c.method for c in session.calls] == ["HEAD", "GET", "DELETE", "DELETE"]  # look-up, /v2/, probe, tag
     client.delete_tag("g/a", "u", look_up=False)
-    assert len(session.calls) == 4  # one request per tag once known
+    assert len(session.calls) == 5  # one request per tag once known
 
 
 @pytest.mark.parametrize(
@@ -197,20 +250,93 @@ def test_throwaway_manifest_when_tag_delete_is_unsupported(refusal: requests.Res
     assert len(set(registry.manifests)) == 2  # each throwaway is unique
 
 
-def test_throwaway_round_repeated_until_a_202() -> None:
-    registry = Registry(response(400, {"errors": [{"code": "DIGEST_INVALID"}]}))
-    deletes = {"n": 0}
+SHARED = "sha256:" + "5" * 64
+NEW = "sha256:" + "9" * 64
 
-    def flaky(call: Call) -> Answer:
-        if call.method == "DELETE" and call.path.rsplit("/", 1)[-1].startswith("sha256:") and "0" * 64 not in call.path:
-            deletes["n"] += 1
-            if deletes["n"] == 1:
-                return response(404)  # e.g. a retried DELETE after the registry deleted but failed to untag
-        return registry(call)
 
-    client, session, _ = make_client(flaky)
-    client.delete_tag("g/a", "t", look_up=False)
-    assert [c.method for c in session.calls if "/manifests/" in c.path].count("PUT") == 2
+@pytest.mark.parametrize(
+    ("faults", "tag_delete", "method", "puts", "left"),
+    [
+        pytest.param({}, False, "throwaway-manifest", 1, {}, id="no-fault"),
+        # the DELETE of the throwaway went through, its answer was lost: the tag is gone, nothing is redone
+        pytest.param({"DELETE-digest": ["cut-after"]}, False, "throwaway-manifest", 1, {}, id="delete-cut-after"),
+        pytest.param({"DELETE-digest": ["500-after"]}, False, "throwaway-manifest", 1, {}, id="delete-500-after"),
+        # it never reached the registry: the tag still holds our throwaway, delete it again
+        pytest.param({"DELETE-digest": ["cut-before"]}, False, "throwaway-manifest", 1, {}, id="delete-cut-before"),
+        pytest.param({"DELETE-digest": ["500-before"]}, False, "throwaway-manifest", 1, {}, id="delete-500-before"),
+        # distribution removed the revision but not the tag (500): push the throwaway again, delete it again
+        pytest.param({"DELETE-digest": ["half-untag"]}, False, "throwaway-manifest", 2, {}, id="half-done-untag"),
+        # the PUT went through and its answer was lost: the tag holds our throwaway, go on without a new PUT
+        pytest.param({"PUT": ["cut-after"]}, False, "throwaway-manifest", 1, {}, id="put-cut-after"),
+        pytest.param({"PUT": ["500-after"]}, False, "throwaway-manifest", 1, {}, id="put-500-after"),
+        pytest.param({"PUT": ["500-before"]}, False, "throwaway-manifest", 2, {}, id="put-500-before"),
+        # someone deleted the tag while our PUT was lost: never push it back
+        pytest.param({"PUT": ["vanish"]}, False, "absent", 1, {}, id="tag-gone-meanwhile"),
+        # the tag was pushed anew after our DELETE: it is someone else's image now, left alone
+        pytest.param({"DELETE-digest": ["repushed"]}, False, "throwaway-manifest", 1, {"t": NEW}, id="repushed"),
+        # a registry with OCI tag delete: its lost answer is read from the state, not taken for "unsupported"
+        pytest.param({"DELETE-tag": ["cut-after"]}, True, "oci-tag-delete", 0, {}, id="oci-delete-cut-after"),
+        pytest.param({"DELETE-tag": ["500-before"]}, True, "oci-tag-delete", 0, {}, id="oci-delete-500-before"),
+    ],
+)
+def test_lost_answers_are_settled_by_reading_the_state(
+    faults: dict[str, list[str]], tag_delete: bool, method: str, puts: int, left: dict[str, str]
+) -> None:
+    registry = FakeDistribution({"t": SHARED, "keep": SHARED}, faults, tag_delete)
+    client, _, _ = make_client(registry)
+    assert client.delete_tag("g/a", "t", look_up=False).method == method
+    assert registry.tags == {"keep": SHARED} | left  # the shared digest and its other tag survive
+    assert SHARED in registry.revisions and registry.revisions <= {SHARED, NEW}  # no throwaway left behind
+    assert [entry.split()[0] for entry in registry.log].count("PUT") == puts, registry.log
+
+
+def test_throwaway_deletion_that_keeps_failing_gives_up_at_the_deadline() -> None:
+    registry = FakeDistribution({"t": SHARED}, {"DELETE-digest": ["500-before"] * 100})
+    client, _, clock = make_client(registry, deadline=30.0)
+    with pytest.raises(RegistryUnavailable) as raised:
+        client.delete_tag("g/a", "t", look_up=False)
+    assert str(raised.value).startswith(
+        "registry registry.test did not confirm deleting tag g/a:t within 30 s (7 rounds; last answer: 500 UNKNOWN): "
+    )
+    assert sum(clock.sleeps) < 30.0
+
+
+HTML = {"Content-Type": "text/html"}
+
+
+@pytest.mark.parametrize(
+    ("root", "message"),
+    [
+        pytest.param(response(200, {}), "", id="registry"),
+        pytest.param(response(401, {"errors": [{"code": "UNAUTHORIZED"}]}), "", id="registry-asking-for-auth"),
+        pytest.param(
+            response(200, b"<html>welcome</html>", HTML | {"Docker-Distribution-API-Version": ""}),
+            "registry.test is not a Docker registry API (no Docker-Distribution-API-Version header on /v2/): "
+            "check the registry address (CI_REGISTRY) and scheme (CONVEYOR_REGISTRY_SCHEME)",
+            id="web-server",
+        ),
+        pytest.param(
+            response(404, b"<html>not found</html>", HTML),
+            "registry.test is not a Docker registry API (/v2/ answered 404 and a text/html body): "
+            "check the registry address (CI_REGISTRY) and that nothing but the registry answers on it",
+            id="registry-header-but-404",
+        ),
+    ],
+)
+def test_the_registry_api_is_proved_once_before_any_delete(root: requests.Response, message: str) -> None:
+    registry = FakeDistribution({"t": SHARED})
+    client, session, _ = make_client(lambda call: root if call.path == "/v2/" else registry(call))
+    if message:
+        with pytest.raises(NotARegistry) as raised:
+            client.delete_tag("g/a", "t")
+        assert str(raised.value) == message
+        assert [c.method for c in session.calls] == ["HEAD", "GET"]  # the look-up, then /v2/: nothing changed
+        assert registry.tags == {"t": SHARED}
+        return
+    assert client.delete_tag("g/a", "t").method == "throwaway-manifest"
+    client.check_deletes_allowed("g/b")
+    assert [c.path for c in session.calls].count("/v2/") == 1  # once per client, without credentials
+    assert registry.tags == {}
 
 
 def test_deletes_disabled_stops_before_any_change() -> None:
@@ -276,6 +402,36 @@ def test_retry_after_as_an_http_date() -> None:
 
 def test_a_request_that_cannot_be_sent_is_not_retried() -> None:
     client, session, _ = make_client(lambda call: requests.exceptions.InvalidURL("bad"))
-    with pytest.raises(RegistryUnreachable, match=r"cannot send GET to registry\.test \(InvalidURL\)"):
+    with pytest.raises(RegistryUnreachable, match=r"cannot send GET /v2/ to registry\.test \(InvalidURL\)"):
         client.ping()
     assert len(session.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        pytest.param(
+            lambda client: client.get_manifest("g/a", "t"),
+            "registry registry.test answered 200 and a text/html body instead of the manifest g/a:t: "
+            "check the registry address (CI_REGISTRY) and any proxy in front of it",
+            id="manifest",
+        ),
+        pytest.param(
+            lambda client: client.list_tags("g/a"),
+            "listing the tags of g/a on registry.test got 200 and a text/html body, not a JSON object: "
+            "check the address and any proxy in front of it",
+            id="tags",
+        ),
+    ],
+)
+def test_an_html_answer_is_named_as_such_in_one_line(call: Callable[[RegistryClient], object], message: str) -> None:
+    client, _, _ = make_client(lambda _: response(200, b"<html><body>hello</body></html>", HTML))
+    with pytest.raises(RegistryProtocolError) as raised:
+        call(client)
+    assert str(raised.value) == message
+
+
+def test_an_html_error_page_is_described_not_parsed() -> None:
+    client, _, _ = make_client(lambda _: response(400, b"<html>bad</html>", HTML))
+    with pytest.raises(RegistryProtocolError, match=r"answered 400 and a text/html body when reading the manifest"):
+        client.get_manifest("g/a", "t")
