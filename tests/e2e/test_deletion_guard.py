@@ -132,12 +132,18 @@ def test_3_gone_branches_never_falls_back_to_local_branches(releases: Releases, 
     assert (releases.snapshot(), registry_tags(example.registry.url, repository)) == before
 
 
-def test_3_gone_branches_asks_origin(example: Example, tmp_path: Path) -> None:
-    origin = tmp_path / "origin.git"
+def origin_with(example: Example, directory: Path, *branches: str) -> None:
+    """A bare repository as the example's origin, holding main and `branches` (made from main)."""
+    origin = directory / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
     example.git("remote", "add", "origin", str(origin))
-    example.git("branch", "Feature/A")
-    example.git("push", "-q", "origin", "main", "Feature/A")
+    for branch in branches:
+        example.git("branch", branch)
+    example.git("push", "-q", "origin", "main", *branches)
+
+
+def test_3_gone_branches_asks_origin(example: Example, tmp_path: Path) -> None:
+    origin_with(example, tmp_path, "Feature/A")
     example.git("branch", "-D", "Feature/A")  # gone locally, alive on origin
     example.git("branch", "feature-b")  # alive locally, never on origin
     with RegistryClient(example.registry.address, scheme="http") as client:
@@ -191,11 +197,7 @@ def test_5_placeholders_of_an_interrupted_run_are_finished_not_ranked(example: E
 
 
 def test_6_short_commit_tags_are_commits_and_counts_are_checked(example: Example, tmp_path: Path) -> None:
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
-    example.git("remote", "add", "origin", str(origin))
-    example.git("branch", "cafe123")
-    example.git("push", "-q", "origin", "main", "cafe123")
+    origin_with(example, tmp_path, "cafe123")
     with RegistryClient(example.registry.address, scheme="http") as client:
         push_image(client, example.repository, ["main", "abc1234"], "main")
         push_image(client, example.repository, ["cafe123"], "hex-branch")

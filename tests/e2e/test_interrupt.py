@@ -14,26 +14,26 @@ import pytest
 
 from conveyor.registry import RegistryClient
 from tests.support.example import Example
+from tests.support.faultproxy import FaultProxy
 from tests.support.images import push_image
 from tests.support.integration import registry_tags
-from tests.support.slowproxy import SlowProxy
 
 pytestmark = pytest.mark.e2e
 TAGS = [f"build.{n:03d}" for n in range(150)]
 
 
 @pytest.fixture
-def slow(example: Example) -> Iterator[SlowProxy]:
+def slow(example: Example) -> Iterator[FaultProxy]:
     with RegistryClient(example.registry.address, scheme="http") as client:
         push_image(client, example.repository, TAGS, "many")
-    proxy = SlowProxy(example.registry.address).start()
+    proxy = FaultProxy(example.registry.address, rate=0.0, delay=0.03).start()
     yield proxy
     proxy.stop()
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_finishes_the_tags_in_flight_and_reports(
-    example: Example, slow: SlowProxy, signum: int, code: int
+    example: Example, slow: FaultProxy, signum: int, code: int
 ) -> None:
     env = example.env(CI_REGISTRY=slow.address, CI_REGISTRY_IMAGE=f"{slow.address}/{example.name}/example")
     run = subprocess.Popen(

@@ -17,6 +17,7 @@ import json
 import random
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -33,7 +34,8 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection
 @dataclass
 class FaultProxy:
     """`rate` of the requests fail (`rates` overrides it per method, e.g. {"DELETE": 0.4}), each with a fault
-    drawn from `faults`, by a generator seeded with `seed`."""
+    drawn from `faults`, by a generator seeded with `seed`. Every request waits `delay` seconds first (a
+    slow registry, so that a long cleanup can be interrupted in the middle)."""
 
     upstream: str
     seed: int = 0
@@ -43,6 +45,7 @@ class FaultProxy:
     rates: dict[str, float] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     enabled: bool = True
+    delay: float = 0.0
     _rng: random.Random = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: BackgroundServer | None = None
@@ -79,6 +82,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def _handle(self) -> None:
+            time.sleep(proxy.delay)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             fault = proxy.decide(self.command)
