@@ -14,6 +14,7 @@ from conveyor.process import Command
 _QUESTIONS = {
     "commit": ("git", "rev-parse", "--verify", "-q", "HEAD"),
     "branch": ("git", "symbolic-ref", "--short", "-q", "HEAD"),
+    "origin": ("git", "remote", "get-url", "origin"),
 }
 LS_REMOTE_TIMEOUT = 30.0
 _USERINFO = re.compile(r"://[^/@\s]+@")  # credentials in a remote's URL (GitLab puts the job token there)
@@ -22,7 +23,8 @@ _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": 
 
 
 class GitAnswer:
-    """Answers "commit" or "branch" for one directory; None outside a repository or without git."""
+    """Answers "commit", "branch" or "origin" (its URL) for one directory; None outside a repository,
+    without git, or when there is no such thing."""
 
     def __init__(self, project_dir: Path) -> None:
         self._project_dir = project_dir

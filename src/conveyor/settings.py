@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from conveyor import projectconfig, tagnames
+from conveyor import derived, projectconfig, tagnames
 from conveyor.durations import ROLLOUT_MAX, parse_duration
 from conveyor.errors import BadReference, ConfigError
 from conveyor.patterns import compile_pattern
@@ -29,6 +29,7 @@ GitLookup = Callable[[str], str | None]
 """Answers a git question ("commit" or "branch") for the project, or None outside a git repository."""
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+JOB_IMAGE_NAME = "conveyor-job"
 Kind = Literal["text", "list", "duration", "count", "choice"]
 REGISTRY_TIMEOUT_MAX = timedelta(hours=1)
 _BOOLEAN = {"yes": "true", "true": "true", "on": "true", "1": "true", "no": "false", "false": "false", "off": "false"}
@@ -58,12 +59,12 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("registry", "CI_REGISTRY", "127.0.0.1:5000", "Registry host[:port] images are pushed to."),
+    Setting("registry", "CI_REGISTRY", "", "Registry host[:port] images are pushed to (required outside GitLab)."),
     Setting(
         "registry_image",
         "CI_REGISTRY_IMAGE",
         "",
-        "Repository prefix of the project's images (default: <registry>/conveyor/example).",
+        "Repository prefix of the project's images (default: <registry>/<origin's group/project>).",
     ),
     Setting("registry_user", "CI_REGISTRY_USER", "", "Registry user name (GitLab sets gitlab-ci-token)."),
     Setting("registry_password", "CI_REGISTRY_PASSWORD", "", "Registry password or token.", secret=True),
@@ -99,15 +100,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "compose_files",
         "CONVEYOR_COMPOSE_FILES",
-        "compose/docker-compose.yml:compose/docker-compose.gitlab.yml",
-        "Compose files for the CI image and test jobs, ':'-separated, relative to the project.",
+        "",
+        "Compose files for the CI image and test jobs, ':'-separated, relative to the project "
+        "(default: compose's own, compose.yaml or docker-compose.yml and its override).",
         kind="list",
     ),
     Setting(
         "prod_compose_files",
         "CONVEYOR_PROD_COMPOSE_FILES",
-        "compose/docker-compose.prod.yml",
-        "Compose files that build the prod images, ':'-separated, relative to the project.",
+        "",
+        "Compose files that build the prod images, ':'-separated, relative to the project "
+        "(default: the compose files).",
         kind="list",
     ),
     Setting(
@@ -117,15 +120,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Branches (glob patterns, ':'-separated) whose pipelines build prod images and deploy.",
         kind="list",
     ),
-    Setting("compose_project", "CONVEYOR_COMPOSE_PROJECT", "conveyor-example", "Compose project name."),
+    Setting(
+        "compose_project",
+        "CONVEYOR_COMPOSE_PROJECT",
+        "",
+        "Compose project name (default: the compose files' name:, else the project directory's name).",
+    ),
     Setting("ci_image_name", "CONVEYOR_CI_IMAGE_NAME", "ci", "Name of the CI image under the registry image."),
     Setting("ci_service", "CONVEYOR_CI_SERVICE", "app", "Compose service that builds the CI image."),
-    Setting(
-        "base_image",
-        "CONVEYOR_BASE_IMAGE",
-        "",
-        "Base image the example's Dockerfiles start from (default: <registry>/conveyor/busybox:1.35).",
-    ),
     Setting("reports_dir", "CONVEYOR_REPORTS_DIR", "reports", "Where JUnit reports are written."),
     Setting("kube_namespace", "KUBE_NAMESPACE", "", "Kubernetes namespace (default: the kubeconfig context's)."),
     Setting("kubeconfig", "KUBECONFIG", "", "Kubeconfig file (GitLab's agent sets it; default ~/.kube/config)."),
@@ -229,7 +231,6 @@ class Settings:
     compose_project: str
     ci_image_name: str
     ci_service: str
-    base_image: str
     reports_dir: Path
     docker_host: str
     docker_tls_verify: str
@@ -356,9 +357,12 @@ def load_settings(
     projectconfig.check_keys(section, (*(s.name for s in SETTINGS), *projectconfig.STRUCTURED))
     chosen = {setting.name: _choose(setting, section, environ, dotenv, flags or {}) for setting in SETTINGS}
     values = {name: _typed(setting, chosen[name]) for name, setting in zip(chosen, SETTINGS, strict=True)}
-    values["registry_image"] = values["registry_image"] or f"{values['registry']}/conveyor/example"
-    values["base_image"] = values["base_image"] or f"{values['registry']}/conveyor/busybox:1.35"
-    values["job_image"] = values["job_image"] or f"{values['registry_image']}/job:latest"
+    values["registry_image"] = values["registry_image"] or derived.registry_image(values["registry"], git("origin"))
+    values["job_image"] = values["job_image"] or f"{values['registry_image']}/{JOB_IMAGE_NAME}:{_version()}"
+    values["compose_files"] = values["compose_files"] or derived.compose_files(project_dir)
+    values["prod_compose_files"] = values["prod_compose_files"] or values["compose_files"]
+    files = tuple(project_dir / p for p in values["compose_files"])
+    values["compose_project"] = values["compose_project"] or derived.compose_project(files, project_dir)
     values["commit_sha"] = values["commit_sha"] or _from_git(git, "commit")
     values["ref_name"] = values["ref_name"] or _from_git(git, "branch")
     values["ref_slug"] = values["ref_slug"] or ref_slug(values["ref_name"])
@@ -433,6 +437,13 @@ def _text(value: object, source: str) -> str:
     return str(value)
 
 
+def _version() -> str:
+    """Conveyor's own version: the job image GitLab runs is the one built from it."""
+    from importlib.metadata import version
+
+    return version("conveyor")
+
+
 def _from_git(git: GitLookup, what: str) -> str:
     value = git(what)
     if not value:
@@ -467,7 +478,6 @@ def _validate(settings: Settings) -> None:
         )
     _check_image(source("registry_image"), settings.registry_image)
     _check_image(source("ci_image_name"), f"{settings.registry_image}/{settings.ci_image_name}")
-    _check_image(source("base_image"), settings.base_image)
     if settings.reports_dir.exists() and not settings.reports_dir.is_dir():
         raise ConfigError(
             f"{source('reports_dir')}: {settings.reports_dir} is a file, not a directory",

@@ -79,7 +79,6 @@ class Toolbox:
             env={
                 "CONVEYOR_CI_IMAGE": str(images.ci_commit),
                 "CONVEYOR_CI_CACHE_IMAGE": str(images.ci_branch),
-                "CONVEYOR_BASE_IMAGE": settings.base_image,
             },
             cwd=settings.project_dir,
         )
@@ -87,7 +86,7 @@ class Toolbox:
     def prod_project(self) -> ComposeProject:
         """The compose project of the prod images: for each, the tag to build and the cache to use."""
         settings = self.settings
-        env = {"CONVEYOR_BASE_IMAGE": settings.base_image}
+        env: dict[str, str] = {}
         for name, names in settings.images.prod.items():
             key = name.upper().replace("-", "_").replace(".", "_")
             env[f"CONVEYOR_PROD_IMAGE_{key}"] = str(names.release)

@@ -7,9 +7,8 @@ import pytest
 import yaml
 
 from conveyor.errors import ConfigError
-from conveyor.gitlab_ci import branch_rule
+from conveyor.gitlab_ci import branch_rule, portable_settings
 from conveyor.pipeline import describe, select
-from conveyor.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 def example_settings(**yaml_overrides: object):  # type: ignore[no-untyped-def]
     config = yaml.safe_load((REPO / "invoke.yaml").read_text())["conveyor"]
     config.update(yaml_overrides)
-    return load_settings(REPO, config, {"CI_COMMIT_SHA": "1" * 40, "CI_COMMIT_REF_NAME": "main"}, {}, lambda _: None)
+    return portable_settings(REPO, config)
 
 
 def test_pipeline_description_jobs_and_partial_runs() -> None:

@@ -47,7 +47,11 @@ class FakeEngine:
 
 def toolbox(stop: Stop) -> Toolbox:
     settings = load_settings(
-        Path("/project"), {}, {"CI_COMMIT_SHA": SHA, "CI_COMMIT_REF_NAME": "main"}, {}, lambda q: None
+        Path("/project"),
+        {},
+        {"CI_COMMIT_SHA": SHA, "CI_COMMIT_REF_NAME": "main", "CI_REGISTRY": "r.test", "CI_REGISTRY_IMAGE": "r.test/g"},
+        {},
+        lambda q: None,
     )
     return Toolbox(settings=settings, console=Console(Redactor(), lambda _line: None), stop=stop)
 

@@ -9,6 +9,7 @@ from conveyor.slug import ref_slug
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 ROOT = Path("/project")
+REGISTRY = {"CI_REGISTRY": "127.0.0.1:5000", "CI_REGISTRY_IMAGE": "127.0.0.1:5000/conveyor/example"}
 
 
 def git(answers: dict[str, str | None]) -> Any:
@@ -24,6 +25,7 @@ def load(**kwargs: Any) -> Any:
         "git": git({"commit": SHA, "branch": "main"}),
     }
     args.update(kwargs)
+    args["environ"] = REGISTRY | args["environ"]
     return load_settings(**args)
 
 
@@ -89,7 +91,7 @@ def test_no_git_and_no_commit_sha_is_one_clear_line() -> None:
         ({"CI_REGISTRY_IMAGE": "other.io/app"}, "is not in registry"),
         ({"CONVEYOR_CI_IMAGE_NAME": "CI"}, "bad image name"),
         ({"CONVEYOR_COMPOSE_PROJECT": "Bad Name"}, "compose project name"),
-        ({"CONVEYOR_BASE_IMAGE": "nope:"}, "bad image name"),
+        ({"CONVEYOR_REGISTRY_SCHEME": "ftp"}, "is not one of auto, http, https"),
     ],
 )
 def test_malformed_settings_name_themselves(environ: dict[str, str], words: str) -> None:
@@ -140,3 +142,29 @@ def test_secrets_are_not_in_repr_and_password_falls_back_to_job_token() -> None:
 def test_docker_environment_passes_only_set_variables() -> None:
     settings = load(environ={"DOCKER_HOST": "tcp://docker:2376", "DOCKER_TLS_VERIFY": "1"})
     assert settings.docker_environment == {"DOCKER_HOST": "tcp://docker:2376", "DOCKER_TLS_VERIFY": "1"}
+
+
+def test_no_registry_defaults_bound_to_any_project() -> None:
+    with pytest.raises(ConfigError, match=r"no registry is configured \(CI_REGISTRY is not set\)"):
+        load_settings(ROOT, {}, {}, {}, git({"commit": SHA, "branch": "main"}))
+    bare = {"CI_REGISTRY": "registry.example.com"}
+    with pytest.raises(ConfigError, match="CI_REGISTRY_IMAGE is not set and this checkout has no origin"):
+        load_settings(ROOT, {}, bare, {}, git({"commit": SHA, "branch": "main"}))
+    for url in ("git@gitlab.example.com:Shop/Web-App.git", "https://ci:tok@gitlab.example.com/shop/web-app.git"):
+        settings = load_settings(ROOT, {}, bare, {}, git({"commit": SHA, "branch": "main", "origin": url}))
+        assert settings.registry_image == "registry.example.com/shop/web-app"
+    with pytest.raises(ConfigError, match="origin is not a GitLab project URL"):
+        load_settings(ROOT, {}, bare, {}, git({"commit": SHA, "branch": "main", "origin": "/srv/git/app.git"}))
+
+
+def test_compose_defaults_follow_compose(tmp_path: Path) -> None:
+    project = tmp_path / "My Shop!"
+    project.mkdir()
+    (project / "compose.yaml").write_text("services: {php: {build: .}}\n")
+    (project / "compose.override.yaml").write_text("services: {php: {}}\n")
+    settings = load(project_dir=project)
+    assert settings.compose_files == (project / "compose.yaml", project / "compose.override.yaml")
+    assert settings.prod_compose_files == settings.compose_files
+    assert settings.compose_project == "myshop"
+    (project / "compose.yaml").write_text("name: Shop-Two\nservices: {php: {build: .}}\n")
+    assert load(project_dir=project).compose_project == "shop-two"

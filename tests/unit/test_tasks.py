@@ -45,6 +45,8 @@ def test_settings_come_from_the_invoke_config(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.delenv(setting.env, raising=False)
     monkeypatch.setenv("CI_COMMIT_SHA", "f" * 40)
     monkeypatch.setenv("CI_COMMIT_REF_NAME", "main")
+    monkeypatch.setenv("CI_REGISTRY", "registry.test")
+    monkeypatch.setenv("CI_REGISTRY_IMAGE", "registry.test/group/app")
     ctx = MockContext(
         config=Config(overrides={"conveyor": {"ci_image_name": "builder", "deployable_branches": ["a", "b/*"]}})
     )

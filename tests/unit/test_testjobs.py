@@ -20,7 +20,13 @@ def tools(tmp_path: Path, printed: list[str]) -> Toolbox:
     settings = load_settings(
         project_dir=tmp_path,
         yaml_config={},
-        environ={"CI_COMMIT_SHA": "a" * 40, "CI_COMMIT_REF_NAME": "main", "CI_JOB_TOKEN": "s3cr3t-token"},
+        environ={
+            "CI_COMMIT_SHA": "a" * 40,
+            "CI_COMMIT_REF_NAME": "main",
+            "CI_JOB_TOKEN": "s3cr3t-token",
+            "CI_REGISTRY": "registry.test",
+            "CI_REGISTRY_IMAGE": "registry.test/group/app",
+        },
         dotenv={},
         git=lambda _: None,
     )

@@ -16,13 +16,14 @@ from conveyor.projectconfig import check_file
 from conveyor.settings import SETTINGS, Given, load_settings
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
+REGISTRY = {"CI_REGISTRY": "registry.test:5000", "CI_REGISTRY_IMAGE": "registry.test:5000/group/app"}
 
 
 def load(**kwargs: Any) -> Any:
     args: dict[str, Any] = {
         "project_dir": Path("/project"),
         "yaml_config": {},
-        "environ": {"CI_COMMIT_SHA": SHA, "CI_COMMIT_REF_NAME": "main"},
+        "environ": {"CI_COMMIT_SHA": SHA, "CI_COMMIT_REF_NAME": "main", **REGISTRY},
         "dotenv": {},
         "git": lambda _question: None,
     }
@@ -76,7 +77,7 @@ def test_flags_are_typed_and_named() -> None:
 
 
 def test_variables_and_yaml_values_are_typed() -> None:
-    environ = {"CI_COMMIT_SHA": SHA, "CI_COMMIT_REF_NAME": "main"}
+    environ = {"CI_COMMIT_SHA": SHA, "CI_COMMIT_REF_NAME": "main", **REGISTRY}
     assert load(yaml_config={"rollout_timeout": 90, "keep_releases": 5}).keep_releases == 5
     refused("CONVEYOR_KEEP_RELEASES 'two' is not a whole number", environ=environ | {"CONVEYOR_KEEP_RELEASES": "two"})
     refused("invoke.yaml: conveyor.keep_releases 0 is not a whole number", yaml_config={"keep_releases": 0})
@@ -154,7 +155,7 @@ def test_the_project_file_is_checked_before_invoke_reads_it(tmp_path: Path, text
 def test_the_docker_config_is_docker_config_else_the_home_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", "/home/someone")
     assert load().docker_config_dir == Path("/home/someone/.docker")
-    environ = {"CI_COMMIT_SHA": SHA, "CI_COMMIT_REF_NAME": "main", "DOCKER_CONFIG": "/etc/ci-docker"}
+    environ = {"CI_COMMIT_SHA": SHA, "CI_COMMIT_REF_NAME": "main", "DOCKER_CONFIG": "/etc/ci-docker", **REGISTRY}
     assert load(environ=environ).docker_config_dir == Path("/etc/ci-docker")
     from_dotenv = load(dotenv={"DOCKER_CONFIG": "/srv/docker"})
     assert from_dotenv.docker_config_dir == Path("/srv/docker")

@@ -6,7 +6,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from conveyor.tasks.wiring import dry, one_line_errors, portable_settings, project_root, toolbox
+from conveyor.tasks.wiring import dry, one_line_errors, plain, project_root, toolbox
 
 
 @task(
@@ -45,12 +45,9 @@ def pipeline(ctx: Context, until: str = "", only: str = "", dry_run: bool = Fals
 def gitlab_ci(ctx: Context, check: bool = False, dry_run: bool = False) -> None:
     """Write .gitlab-ci.yml from the pipeline description in invoke.yaml (or --check it)."""
     from conveyor.errors import ConfigError
-    from conveyor.gitlab_ci import render
-    from conveyor.pipeline import describe
+    from conveyor.gitlab_ci import render_file
 
-    settings = portable_settings(ctx)
-    jobs = describe(settings)
-    text = render(jobs, settings)
+    text, jobs = render_file(project_root(), plain(ctx.config.get("conveyor", {})))
     path = project_root() / ".gitlab-ci.yml"
     current = path.read_text() if path.is_file() else None
     if check:
@@ -59,7 +56,7 @@ def gitlab_ci(ctx: Context, check: bool = False, dry_run: bool = False) -> None:
         print(".gitlab-ci.yml is up to date")
     elif dry(ctx, dry_run):
         change = "no change" if current == text else "it differs from the file there now"
-        print(f"dry run: would write {path.name}: {len(jobs)} jobs ({change})")
+        print(f"dry run: would write {path.name}: {jobs} jobs ({change})")
     else:
         path.write_text(text)
-        print(f"wrote {path.name}: {len(jobs)} jobs")
+        print(f"wrote {path.name}: {jobs} jobs")

@@ -73,20 +73,6 @@ def check_project() -> None:
         raise Exit(f"conveyor: {error}", code=error.exit_code) from None
 
 
-def portable_settings(ctx: Context) -> Settings:
-    """Settings from invoke.yaml and defaults only, so that what is rendered from them (.gitlab-ci.yml) is
-    the same on every machine: no environment, no .env, no git."""
-    from conveyor.settings import load_settings
-
-    return load_settings(
-        project_dir=project_root(),
-        yaml_config=plain(ctx.config.get("conveyor", {})),
-        environ={"CI_COMMIT_SHA": "0" * 40, "CI_COMMIT_REF_NAME": "main"},
-        dotenv={},
-        git=lambda _question: None,
-    )
-
-
 def toolbox(ctx: Context, flags: Mapping[str, Given] | None = None) -> Toolbox:
     from conveyor.console import Console
     from conveyor.interrupt import Stop
