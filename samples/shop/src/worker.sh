@@ -1,0 +1,3 @@
+#!/bin/sh
+# The shop's queue worker.
+while true; do sleep 3600; done
