@@ -101,3 +101,9 @@ def check_services(wanted: Sequence[str], listed: Completed, files: Sequence[Pat
                 f"unknown compose service {service!r}",
                 f"the compose files define {', '.join(sorted(known)) or 'none'}; fix the service name in invoke.yaml",
             )
+
+
+def prod_variable_key(name: str) -> str:
+    """A prod image's part of the variables build-prod sets for compose: `CONVEYOR_PROD_IMAGE_<KEY>` and
+    `CONVEYOR_PROD_CACHE_<KEY>` (upper case, '-' and '.' as '_')."""
+    return name.upper().replace("-", "_").replace(".", "_")

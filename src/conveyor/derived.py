@@ -5,14 +5,21 @@ name from the files' `name:` or the project directory. None of them is bound to 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import yaml
 
 from conveyor.errors import ConfigError
 
-COMPOSE_DEFAULTS = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+# compose-go's own order (cli.getConfigPathsFromOptions): the first default file, then the first override.
+COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+OVERRIDE_NAMES = (
+    "compose.override.yml",
+    "compose.override.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+)
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)(?P<path>.+)$")  # git@gitlab.com:group/project.git
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]+/(?P<path>.+)$")  # https://host/group/project.git
 
@@ -44,15 +51,22 @@ def registry_image(registry: str, origin_url: str | None) -> str:
     return f"{registry}/{path}"
 
 
+def default_files(names: Iterable[str]) -> tuple[str, ...]:
+    """Compose's own choice in a directory holding `names`: the first default file, then the first override
+    file; nothing without a default file."""
+    present = set(names)
+    base = next((name for name in COMPOSE_NAMES if name in present), None)
+    if base is None:
+        return ()
+    override = next((name for name in OVERRIDE_NAMES if name in present), None)
+    return (base, override) if override else (base,)
+
+
 def compose_files(project_dir: Path) -> tuple[str, ...]:
-    """Compose's own default: the first of compose.yaml, compose.yml, docker-compose.yaml,
-    docker-compose.yml in the project, with its `.override` file when there is one."""
-    for name in COMPOSE_DEFAULTS:
-        if (project_dir / name).is_file():
-            stem, suffix = name.rsplit(".", 1)
-            override = f"{stem}.override.{suffix}"
-            return (name, override) if (project_dir / override).is_file() else (name,)
-    return ()
+    """The compose files compose itself would take in the project directory."""
+    if not project_dir.is_dir():
+        return ()
+    return default_files(entry.name for entry in project_dir.iterdir() if entry.is_file())
 
 
 def compose_project(files: Sequence[Path], project_dir: Path) -> str:

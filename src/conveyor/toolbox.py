@@ -88,7 +88,7 @@ class Toolbox:
         settings = self.settings
         env: dict[str, str] = {}
         for name, names in settings.images.prod.items():
-            key = name.upper().replace("-", "_").replace(".", "_")
+            key = compose.prod_variable_key(name)
             env[f"CONVEYOR_PROD_IMAGE_{key}"] = str(names.release)
             env[f"CONVEYOR_PROD_CACHE_{key}"] = str(names.cache)
         return ComposeProject(
