@@ -29,7 +29,6 @@ GitLookup = Callable[[str], str | None]
 """Answers a git question ("commit" or "branch") for the project, or None outside a git repository."""
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-JOB_IMAGE_NAME = "conveyor-job"
 Kind = Literal["text", "list", "duration", "count", "choice"]
 REGISTRY_TIMEOUT_MAX = timedelta(hours=1)
 _BOOLEAN = {"yes": "true", "true": "true", "on": "true", "1": "true", "no": "false", "false": "false", "off": "false"}
@@ -358,7 +357,7 @@ def load_settings(
     chosen = {setting.name: _choose(setting, section, environ, dotenv, flags or {}) for setting in SETTINGS}
     values = {name: _typed(setting, chosen[name]) for name, setting in zip(chosen, SETTINGS, strict=True)}
     values["registry_image"] = values["registry_image"] or derived.registry_image(values["registry"], git("origin"))
-    values["job_image"] = values["job_image"] or f"{values['registry_image']}/{JOB_IMAGE_NAME}:{_version()}"
+    values["job_image"] = values["job_image"] or f"{values['registry_image']}/{_job_image()}"
     values["compose_files"] = values["compose_files"] or derived.compose_files(project_dir)
     values["prod_compose_files"] = values["prod_compose_files"] or values["compose_files"]
     files = tuple(project_dir / p for p in values["compose_files"])
@@ -437,11 +436,11 @@ def _text(value: object, source: str) -> str:
     return str(value)
 
 
-def _version() -> str:
-    """Conveyor's own version: the job image GitLab runs is the one built from it."""
-    from importlib.metadata import version
+def _job_image() -> str:
+    """`conveyor-job:<Conveyor's version>`: the image GitLab runs is the one built from this Conveyor."""
+    from conveyor.jobimage import JOB_IMAGE_NAME, conveyor_version, version_tag
 
-    return version("conveyor")
+    return f"{JOB_IMAGE_NAME}:{version_tag(conveyor_version())}"
 
 
 def _from_git(git: GitLookup, what: str) -> str:

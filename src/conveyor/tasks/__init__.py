@@ -3,7 +3,7 @@ and what the `conveyor` console script runs. This module only assembles it: one 
 
 from invoke.collection import Collection
 
-from conveyor.tasks import build, cleanup, deploy, init, pipeline, test
+from conveyor.tasks import build, cleanup, deploy, init, jobimage, pipeline, test
 from conveyor.tasks.wiring import check_project
 
 __all__ = ["ns"]
@@ -19,3 +19,4 @@ ns.add_collection(deploy.collection)
 ns.add_collection(cleanup.collection)
 ns.add_task(pipeline.pipeline)
 ns.add_task(init.init)
+ns.add_task(jobimage.job_image)
