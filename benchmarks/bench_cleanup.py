@@ -28,8 +28,11 @@ sys.path[:0] = [str(REPO), str(REPO / "src")]
 import requests  # noqa: E402
 
 from benchmarks.report import median, table, timed, write_section  # noqa: E402
-from conveyor import cleanup  # noqa: E402
-from conveyor.registry import Credentials, RegistryClient  # noqa: E402
+from conveyor.registry import (  # noqa: E402
+    Credentials,
+    RegistryClient,
+    cleanup,
+)
 from conveyor.registry.manifests import OCI_MANIFEST, image_manifest  # noqa: E402
 from tests.support.registry import RegistryProcess  # noqa: E402
 from tests.support.tokenserver import TokenServer, User  # noqa: E402

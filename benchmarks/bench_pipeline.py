@@ -71,7 +71,8 @@ class Intervals:
 
 def instrument(intervals: Intervals) -> None:
     """Wrap every place where Conveyor hands work to docker, compose, git, the registry or the cluster."""
-    from conveyor import engine, process
+    from conveyor import process
+    from conveyor.docker import engine
     from conveyor.kube import cluster, wait
     from conveyor.registry import client
 
@@ -85,13 +86,13 @@ def instrument(intervals: Intervals) -> None:
 
 
 def run_in_process(example: Example, kubeconfig: Path, intervals: Intervals) -> tuple[float, list[str]]:
+    from conveyor.config.settings import load_settings
     from conveyor.console import Console
     from conveyor.gitinfo import GitAnswer
-    from conveyor.pipeline import describe
-    from conveyor.pipeline_run import exit_code, run_pipeline, stage_runners, summary
+    from conveyor.pipeline.description import describe
+    from conveyor.pipeline.local import exit_code, run_pipeline, stage_runners, summary
     from conveyor.redact import Redactor
-    from conveyor.settings import load_settings
-    from conveyor.toolbox import Toolbox
+    from conveyor.stages.toolbox import Toolbox
 
     intervals.spans.clear()
     lines: list[str] = []

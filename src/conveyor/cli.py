@@ -1,5 +1,5 @@
 """The `conveyor` console script: Invoke's Program with Conveyor's collection, for projects without a tasks
-file. It finds the project as `inv` would (conveyor.projectroot) and loads its invoke.yaml."""
+file. It finds the project as `inv` would (conveyor.config.projectroot) and loads its invoke.yaml."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from invoke.exceptions import Exit
 from invoke.program import Program
 
-from conveyor.projectroot import find_root
+from conveyor.config.projectroot import find_root
 
 
 class ConveyorProgram(Program):

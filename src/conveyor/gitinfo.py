@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conveyor import process
 from conveyor.errors import ToolError
-from conveyor.guard import Branches
+from conveyor.guard.decision import Branches
 from conveyor.process import Command
 
 _QUESTIONS = {

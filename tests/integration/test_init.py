@@ -18,12 +18,12 @@ import pytest
 import yaml
 
 from conveyor import process
-from conveyor.compose import ComposeProject
+from conveyor.config.settings import SETTINGS, Settings, load_settings, render_env_example
+from conveyor.config.specs import check_file
 from conveyor.console import Console
-from conveyor.projectconfig import check_file
+from conveyor.docker.compose import ComposeProject
 from conveyor.redact import Redactor
-from conveyor.settings import SETTINGS, Settings, load_settings, render_env_example
-from conveyor.toolbox import Toolbox
+from conveyor.stages.toolbox import Toolbox
 from tests.support.integration import registry_tags, unavailable
 from tests.support.registry import RegistryProcess
 

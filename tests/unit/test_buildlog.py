@@ -1,4 +1,4 @@
-from conveyor.buildlog import parse_build_log
+from conveyor.docker.buildlog import parse_build_log
 
 WARM = """\
 #1 [app internal] load build definition from Dockerfile

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from conveyor import compose
-from conveyor.compose import ComposeProject
+from conveyor.docker import compose
+from conveyor.docker.compose import ComposeProject
 from conveyor.errors import ConfigError, ToolError
 from conveyor.process import Command, Completed
 

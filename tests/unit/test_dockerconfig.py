@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conveyor.dockerconfig import for_run, temporary_config
+from conveyor.docker.config import for_run, temporary_config
 
 
 def test_the_run_registry_loses_its_credentials_and_other_registries_keep_their_helpers() -> None:

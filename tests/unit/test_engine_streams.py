@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from conveyor.engine import pushed_digest, stream_errors
+from conveyor.docker.engine import pushed_digest, stream_errors
 from conveyor.errors import DockerError
 
 DIGEST = "sha256:" + "b" * 64

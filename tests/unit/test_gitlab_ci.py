@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from conveyor.errors import ConfigError
-from conveyor.gitlab_ci import branch_rule, portable_settings
-from conveyor.pipeline import describe, select
+from conveyor.pipeline.description import describe, select
+from conveyor.pipeline.gitlab import branch_rule, portable_settings
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conveyor.guard import Branches, ClusterView, Facts, TagInfo, Use, cluster_reference, decide, rough_repository
+from conveyor.guard.decision import (
+    Branches,
+    ClusterView,
+    Facts,
+    TagInfo,
+    Use,
+    cluster_reference,
+    decide,
+    rough_repository,
+)
 
 REGISTRY = "registry.example.com:5000"
 REPO = "shop/web"

@@ -11,15 +11,16 @@ from typing import Any
 import pytest
 import yaml
 
-from conveyor import derived, init
+from conveyor.config import derived
+from conveyor.config.settings import SETTINGS, Settings, load_settings, render_env_example
+from conveyor.config.specs import check_file
 from conveyor.console import Console
 from conveyor.errors import ConfigError
-from conveyor.gitlab_ci import render_file
-from conveyor.init import Options, Plan
-from conveyor.projectconfig import check_file
+from conveyor.pipeline.gitlab import render_file
 from conveyor.redact import Redactor
-from conveyor.settings import SETTINGS, Settings, load_settings, render_env_example
-from conveyor.toolbox import Toolbox
+from conveyor.stages import init
+from conveyor.stages.init import Options, Plan
+from conveyor.stages.toolbox import Toolbox
 
 CI_MODEL = """{
   "name": "shop",

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from conveyor.config.settings import load_settings
 from conveyor.console import Console
-from conveyor.imagebuild import BuildTarget, push_all_tags
 from conveyor.interrupt import Interrupted, Stop, listening
 from conveyor.redact import Redactor
 from conveyor.reference import ImageReference
-from conveyor.settings import load_settings
-from conveyor.toolbox import Toolbox
+from conveyor.stages.build import BuildTarget, push_all_tags
+from conveyor.stages.toolbox import Toolbox
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from conveyor import jobimage
+from conveyor.config.settings import Settings, load_settings
 from conveyor.errors import ConfigError, ToolError
 from conveyor.jobimage.base import Base, Origin, base_ref, cache_ref, recipe_tag
 from conveyor.jobimage.build import Request, plan
 from conveyor.jobimage.context import ComposePlugin, Target, check_compose_binary, dockerfile_text, parse_probe
 from conveyor.jobimage.wheels import compressed_tags, conveyor_wheel
 from conveyor.reference import ImageReference
-from conveyor.settings import Settings, load_settings
 from conveyor.tasks.jobimage import job_image
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

@@ -3,8 +3,8 @@ from typing import Any
 
 import pytest
 
+from conveyor.config.settings import DEFAULT_COVERAGE_REGEX, load_settings
 from conveyor.errors import ConfigError
-from conveyor.settings import DEFAULT_COVERAGE_REGEX, load_settings
 from conveyor.slug import ref_slug
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

@@ -5,8 +5,8 @@ from invoke.config import Config
 from invoke.context import MockContext
 from invoke.exceptions import Exit
 
+from conveyor.config.settings import SETTINGS, render_env_example
 from conveyor.errors import ConfigError, JobFailed
-from conveyor.settings import SETTINGS, render_env_example
 from conveyor.tasks import ns
 from conveyor.tasks.wiring import one_line_errors, settings
 

@@ -4,12 +4,12 @@ from xml.etree import ElementTree
 
 import pytest
 
+from conveyor.config.settings import DEFAULT_COVERAGE_REGEX, JobSpec, load_settings
 from conveyor.console import Console
 from conveyor.errors import JobFailed
 from conveyor.redact import Redactor
-from conveyor.settings import DEFAULT_COVERAGE_REGEX, JobSpec, load_settings
-from conveyor.testjobs import JobResult, needed_services, report, verdict, write_junit
-from conveyor.toolbox import Toolbox
+from conveyor.stages.test import JobResult, needed_services, report, verdict, write_junit
+from conveyor.stages.toolbox import Toolbox
 
 UNIT = JobSpec(name="unit", command="sh unit.sh", service="app", coverage_regex=DEFAULT_COVERAGE_REGEX)
 LINT = JobSpec(name="lint", command="sh lint.sh", service="app")

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from conveyor.durations import AGE_MAX, ROLLOUT_MAX, parse_duration
-from conveyor.envfile import read_env_file
+from conveyor.config.durations import AGE_MAX, ROLLOUT_MAX, parse_duration
+from conveyor.config.envfile import read_env_file
+from conveyor.config.settings import SETTINGS, Given, load_settings
+from conveyor.config.specs import check_file
 from conveyor.errors import ConfigError
-from conveyor.projectconfig import check_file
-from conveyor.settings import SETTINGS, Given, load_settings
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 REGISTRY = {"CI_REGISTRY": "registry.test:5000", "CI_REGISTRY_IMAGE": "registry.test:5000/group/app"}

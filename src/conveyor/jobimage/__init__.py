@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from conveyor.reference import ImageReference
 
 if TYPE_CHECKING:
-    from conveyor.settings import Settings
+    from conveyor.config.settings import Settings
 
 JOB_IMAGE_NAME = "conveyor-job"
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from conveyor.engine import Engine
+from conveyor.docker.engine import Engine
 from conveyor.errors import ConfigError, ToolError
 from conveyor.process import Command, Completed, LineSink
 from conveyor.reference import ImageReference
-from conveyor.toolbox import Toolbox
+from conveyor.stages.toolbox import Toolbox
 
 SUITE = "bookworm"
 VARIANT = "minbase"

@@ -13,9 +13,8 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from conveyor.engine import Engine
+from conveyor.docker.engine import Engine
 from conveyor.errors import ConfigError, DockerError, ToolError
-from conveyor.imagebuild import stoppable, verify_same_digest
 from conveyor.jobimage import conveyor_version, job_image_ref
 from conveyor.jobimage.base import (
     DEFAULT_MIRROR,
@@ -43,7 +42,8 @@ from conveyor.jobimage.context import (
 from conveyor.jobimage.wheels import conveyor_wheel
 from conveyor.process import Command
 from conveyor.reference import ImageReference
-from conveyor.toolbox import Toolbox
+from conveyor.stages.build import stoppable, verify_same_digest
+from conveyor.stages.toolbox import Toolbox
 
 
 @dataclass(frozen=True)

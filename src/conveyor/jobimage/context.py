@@ -16,7 +16,7 @@ from pathlib import Path
 from conveyor.errors import ConfigError, ToolError
 from conveyor.process import Command
 from conveyor.reference import ImageReference
-from conveyor.toolbox import Toolbox
+from conveyor.stages.toolbox import Toolbox
 
 MIN_PYTHON = (3, 11)
 ELF_MACHINES = {"x86_64": 62, "aarch64": 183, "ppc64le": 21, "s390x": 22}

@@ -10,7 +10,7 @@ Precedence (first that applies wins):
    which the SDK runs as `docker-credential-<name> get` (the server address on stdin, never in argv).
 
 The same credentials serve the registry API client, the Docker SDK's pushes and pulls, and compose (through
-a `docker login` into a temporary Docker config, see conveyor.dockerconfig).
+a `docker login` into a temporary Docker config, see conveyor.docker.config).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from conveyor.tasks.wiring import dry, one_line_errors, toolbox
 @one_line_errors
 def build_ci(ctx: Context, dry_run: bool = False) -> None:
     """Build the CI image with the branch image as cache, tag it with the commit and branch slug, push both."""
-    from conveyor.imagebuild import build_ci as run
+    from conveyor.stages.build import build_ci as run
 
     run(toolbox(ctx), dry(ctx, dry_run))
 
@@ -21,6 +21,6 @@ def build_ci(ctx: Context, dry_run: bool = False) -> None:
 @one_line_errors
 def build_prod(ctx: Context, dry_run: bool = False) -> None:
     """On deployable branches: build each prod image with cache from `prod`, tag it `prod-<sha>`, push."""
-    from conveyor.imagebuild import build_prod as run
+    from conveyor.stages.build import build_prod as run
 
     run(toolbox(ctx), dry(ctx, dry_run))

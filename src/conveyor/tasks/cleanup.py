@@ -25,8 +25,8 @@ SKIP_HELP = (
 @one_line_errors
 def delete_tag(ctx: Context, tag: str = "", dry_run: bool = False, skip_cluster_check: bool = False) -> None:
     """Delete one tag safely (maintainers): never one a cluster uses, never by a digest another tag shares."""
-    from conveyor.cleanup_stage import cleanup_one_tag
     from conveyor.errors import ConfigError
+    from conveyor.stages.cleanup import cleanup_one_tag
 
     if not tag:
         raise ConfigError("no tag given", "use inv cleanup --tag registry/repository:tag")
@@ -37,7 +37,7 @@ def delete_tag(ctx: Context, tag: str = "", dry_run: bool = False, skip_cluster_
 @one_line_errors
 def ci_image(ctx: Context, dry_run: bool = False) -> None:
     """Delete this commit's CI image tag; the branch tag stays (runs even when earlier stages failed)."""
-    from conveyor.cleanup_stage import cleanup_this_ci_image
+    from conveyor.stages.cleanup import cleanup_this_ci_image
 
     cleanup_this_ci_image(toolbox(ctx), dry(ctx, dry_run))
 
@@ -46,13 +46,9 @@ def ci_image(ctx: Context, dry_run: bool = False) -> None:
 @one_line_errors
 def old_prod(ctx: Context, dry_run: bool = False, skip_cluster_check: bool = False) -> None:
     """Promote this commit's release once the cluster runs it, then delete releases nothing needs."""
-    from conveyor.cleanup_stage import cleanup_old_prod, knowledge
-    from conveyor.deploy_stage import check_promotable
+    from conveyor.stages.cleanup import cleanup_old_prod
 
-    tools = toolbox(ctx)
-    if not skip_cluster_check:
-        check_promotable(tools)
-    cleanup_old_prod(tools, knowledge(tools, skip_cluster_check), dry(ctx, dry_run))
+    cleanup_old_prod(toolbox(ctx), dry(ctx, dry_run), skip_cluster_check)
 
 
 @task(
@@ -80,8 +76,8 @@ def policy(
     skip_cluster_check: bool = False,
 ) -> None:
     """Delete tags by rules (keep N, older than, regex, gone branches): a dry run unless --execute."""
-    from conveyor.cleanup_stage import PolicyRules, cleanup_by_policy, parse_count
-    from conveyor.durations import AGE_MAX, parse_duration
+    from conveyor.config.durations import AGE_MAX, parse_duration
+    from conveyor.stages.cleanup import PolicyRules, cleanup_by_policy, parse_count
 
     tools = toolbox(ctx)
     rules = PolicyRules(

@@ -30,7 +30,7 @@ def init(
     dry_run: bool = False,
 ) -> None:
     """Start Conveyor in a project with compose files: invoke.yaml, a compose override, .env.example, tasks.py."""
-    from conveyor.init import Options, init_project
+    from conveyor.stages.init import Options, init_project
 
     options = Options(
         cwd=Path.cwd(),

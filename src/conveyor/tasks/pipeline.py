@@ -19,8 +19,8 @@ from conveyor.tasks.wiring import dry, one_line_errors, plain, project_root, too
 @one_line_errors
 def pipeline(ctx: Context, until: str = "", only: str = "", dry_run: bool = False) -> None:
     """Run the whole pipeline locally in GitLab's order (cleanup always), then print a summary table."""
-    from conveyor.pipeline import describe, select
-    from conveyor.pipeline_run import exit_code, plan_lines, run_pipeline, stage_runners, summary
+    from conveyor.pipeline.description import describe, select
+    from conveyor.pipeline.local import exit_code, plan_lines, run_pipeline, stage_runners, summary
 
     tools = toolbox(ctx)
     jobs = select(describe(tools.settings), until=until, only=only)
@@ -45,7 +45,7 @@ def pipeline(ctx: Context, until: str = "", only: str = "", dry_run: bool = Fals
 def gitlab_ci(ctx: Context, check: bool = False, dry_run: bool = False) -> None:
     """Write .gitlab-ci.yml from the pipeline description in invoke.yaml (or --check it)."""
     from conveyor.errors import ConfigError
-    from conveyor.gitlab_ci import render_file
+    from conveyor.pipeline.gitlab import render_file
 
     text, jobs = render_file(project_root(), plain(ctx.config.get("conveyor", {})))
     path = project_root() / ".gitlab-ci.yml"

@@ -17,6 +17,6 @@ from conveyor.tasks.wiring import dry, one_line_errors, toolbox
 @one_line_errors
 def test(ctx: Context, job: str = "", dry_run: bool = False) -> None:
     """Run the configured test jobs in the CI image (all in parallel, or one with --job)."""
-    from conveyor.testjobs import run_tests, verdict
+    from conveyor.stages.test import run_tests, verdict
 
     verdict(run_tests(toolbox(ctx), [job] if job else [], dry(ctx, dry_run)))

@@ -17,15 +17,15 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 
 if TYPE_CHECKING:  # imported when a task runs, so that `inv --list` stays as fast as bare Invoke
-    from conveyor.settings import Given, Settings
-    from conveyor.toolbox import Toolbox
+    from conveyor.config.settings import Given, Settings
+    from conveyor.stages.toolbox import Toolbox
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def project_root() -> Path:
-    """The project this run is about (conveyor.projectroot), from the current directory."""
-    from conveyor.projectroot import find_root
+    """The project this run is about (conveyor.config.projectroot), from the current directory."""
+    from conveyor.config.projectroot import find_root
 
     return find_root(Path.cwd())
 
@@ -40,9 +40,9 @@ def plain(value: Any) -> Any:
 
 
 def settings(ctx: Context, flags: Mapping[str, Given] | None = None) -> Settings:
-    from conveyor.envfile import read_env_file
+    from conveyor.config.envfile import read_env_file
+    from conveyor.config.settings import load_settings
     from conveyor.gitinfo import GitAnswer
-    from conveyor.settings import load_settings
 
     root = project_root()
     return load_settings(
@@ -63,9 +63,9 @@ def dry(ctx: Context, dry_run: bool) -> bool:
 def check_project() -> None:
     """Read the project's invoke.yaml before Invoke does, so that a syntax error or a wrong key is one line
     (also for `inv --list`) instead of Invoke's traceback."""
+    from conveyor.config.settings import SETTINGS
+    from conveyor.config.specs import check_file
     from conveyor.errors import ConveyorError
-    from conveyor.projectconfig import check_file
-    from conveyor.settings import SETTINGS
 
     try:
         check_file(project_root() / "invoke.yaml", [setting.name for setting in SETTINGS])
@@ -77,7 +77,7 @@ def toolbox(ctx: Context, flags: Mapping[str, Given] | None = None) -> Toolbox:
     from conveyor.console import Console
     from conveyor.interrupt import Stop
     from conveyor.redact import Redactor
-    from conveyor.toolbox import Toolbox
+    from conveyor.stages.toolbox import Toolbox
 
     loaded = settings(ctx, flags)
     console = Console.for_terminal(Redactor(loaded.secrets), loaded.in_gitlab, no_color="NO_COLOR" in os.environ)
@@ -122,6 +122,6 @@ def skip_final_collection() -> None:
 
 
 def _known_secrets() -> list[str]:
-    from conveyor.settings import SETTINGS
+    from conveyor.config.settings import SETTINGS
 
     return [os.environ.get(setting.env, "") for setting in SETTINGS if setting.secret]

@@ -11,9 +11,8 @@ from typing import Protocol
 
 import pytest
 
-from conveyor import cleanup
 from conveyor.errors import ConveyorError
-from conveyor.registry import RegistryClient
+from conveyor.registry import RegistryClient, cleanup
 from conveyor.registry.errors import NotARegistry, RegistryUnreachable
 from tests.support.badservers import RefusedPort, SilentServer, drip_server, html_server
 

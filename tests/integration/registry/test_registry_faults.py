@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from registry_helpers import PASSWORD, fast_retry, maintainer_client, push_image
 
-from conveyor import cleanup
-from conveyor.registry import Credentials, RegistryClient
+from conveyor.registry import Credentials, RegistryClient, cleanup
 from tests.support.faultproxy import AFTER, BEFORE, FAULTS, FaultProxy
 from tests.support.registry import RegistryProcess
 from tests.support.tokenserver import TokenServer

@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from registry_helpers import fast_retry, push_image
 
-from conveyor import cleanup
 from conveyor.errors import BadReference, ConveyorError
-from conveyor.guard import Branches, ClusterView, Facts, Use, decide
-from conveyor.registry import RegistryClient
+from conveyor.guard.decision import Branches, ClusterView, Facts, Use, decide
+from conveyor.registry import RegistryClient, cleanup
 from conveyor.registry.errors import DeletesDisabled, ManifestNotFound, ReferenceOutsideRegistry, RegistryUnreachable
 from conveyor.registry.manifests import (
     DOCKER_MANIFEST,

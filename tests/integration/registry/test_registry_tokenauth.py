@@ -9,11 +9,10 @@ import time
 import pytest
 from registry_helpers import PASSWORD, fast_retry, maintainer_client, push_image
 
-from conveyor import cleanup
 from conveyor.errors import ConveyorError
-from conveyor.guard import Branches, Facts, decide
+from conveyor.guard.decision import Branches, Facts, decide
 from conveyor.redact import Redactor
-from conveyor.registry import Credentials, RegistryClient
+from conveyor.registry import Credentials, RegistryClient, cleanup
 from conveyor.registry.errors import AuthenticationFailed, PermissionDenied
 from tests.support.registry import RegistryProcess
 from tests.support.tokenserver import TokenServer

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from registry_fakes import Answer, Call, make_client, response
 
-from conveyor import cleanup
-from conveyor.guard import Verdict
+from conveyor.guard.decision import Verdict
+from conveyor.registry import cleanup
 from conveyor.registry.manifests import sha256_digest
 
 

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conveyor.cleanup import (
+from conveyor.errors import BadReference, ConfigError
+from conveyor.guard.decision import TagInfo
+from conveyor.registry.cleanup import (
     CleanupReport,
     Policy,
     TagOutcome,
@@ -14,8 +16,6 @@ from conveyor.cleanup import (
     plan_policy,
     policy_candidates,
 )
-from conveyor.errors import BadReference, ConfigError
-from conveyor.guard import TagInfo
 from conveyor.registry.errors import ReferenceOutsideRegistry
 from conveyor.registry.manifests import THROWAWAY_CONFIG, parse_timestamp, sha256_digest, throwaway_manifest
 

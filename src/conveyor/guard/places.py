@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conveyor.guard import ClusterView, Use
+from conveyor.config.settings import Place
+from conveyor.guard.decision import ClusterView, Use
 from conveyor.kube import Cluster, ClusterError, load_cluster
 from conveyor.kube.usage import images_in_use
-from conveyor.settings import Place
-from conveyor.toolbox import Toolbox
+from conveyor.stages.toolbox import Toolbox
 
 
 def connect(tools: Toolbox, place: Place, kubeconfig: str = "") -> Cluster:

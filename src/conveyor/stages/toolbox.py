@@ -11,16 +11,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from conveyor import compose, process
-from conveyor.compose import ComposeProject
+from conveyor import process
+from conveyor.config.settings import Settings
 from conveyor.console import Console
-from conveyor.dockerconfig import temporary_config
-from conveyor.engine import Auth, Engine
+from conveyor.docker import compose
+from conveyor.docker.compose import ComposeProject
+from conveyor.docker.config import temporary_config
+from conveyor.docker.engine import Auth, Engine
 from conveyor.errors import ToolError
 from conveyor.interrupt import Stop
 from conveyor.process import Command, Completed, LineSink
+from conveyor.registry import GitLabTagsApi, RegistryClient
 from conveyor.registry.credentials import Credentials, resolve_credentials
-from conveyor.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,29 @@ class Toolbox:
     def run(self, command: Command, sink: LineSink | None = None) -> Completed:
         """Run a command (compose, docker) in the one environment."""
         return process.run(command, sink, self.environment)
+
+    def registry(self) -> RegistryClient:
+        """A client for the configured registry with the run's credentials, its deadline, and GitLab's tags
+        API where GitLab's variables say so."""
+        settings = self.settings
+        return RegistryClient(
+            settings.registry,
+            self.credentials,
+            scheme=settings.scheme,
+            redactor=self.console.redactor,
+            gitlab=self.gitlab_api(),
+            deadline=settings.registry_timeout,
+        )
+
+    def gitlab_api(self) -> GitLabTagsApi | None:
+        settings = self.settings
+        if not (settings.gitlab_api_url and settings.gitlab_project_id):
+            return None
+        if settings.registry_access_token:
+            return GitLabTagsApi(settings.gitlab_api_url, settings.gitlab_project_id, settings.registry_access_token)
+        if settings.job_token:
+            return GitLabTagsApi(settings.gitlab_api_url, settings.gitlab_project_id, settings.job_token, "JOB-TOKEN")
+        return None
 
     def engine(self) -> Engine:
         return self.connect(self.settings.docker_environment, self.auth)

@@ -24,13 +24,14 @@ from typing import Any
 
 import yaml
 
-from conveyor import compose, process
-from conveyor.compose import prod_variable_key
-from conveyor.derived import COMPOSE_NAMES, OVERRIDE_NAMES, default_files, project_path
+from conveyor import process
+from conveyor.config.derived import COMPOSE_NAMES, OVERRIDE_NAMES, default_files, project_path
+from conveyor.config.projectroot import MARKERS, find_root
+from conveyor.config.settings import ProdImage, render_env_example
+from conveyor.docker import compose
+from conveyor.docker.compose import prod_variable_key
 from conveyor.errors import ConfigError, ToolError
 from conveyor.process import Command
-from conveyor.projectroot import MARKERS, find_root
-from conveyor.settings import ProdImage, render_env_example
 
 # compose-go's DefaultFileNames and DefaultOverrideFileNames, in compose's order of preference.
 # Usual names of the application's own service, most telling first.
@@ -300,7 +301,7 @@ def ci_override_text(service: str, default_image: str, sources: str) -> str:
 
 def prod_override_text(images: Sequence[ProdImage], project: str, sources: str) -> str:
     """The prod override: each prod image gets the `prod-<sha>` name build-prod pushes and the generic `prod`
-    tag as cache (the variables conveyor.toolbox.Toolbox.prod_project sets)."""
+    tag as cache (the variables conveyor.stages.toolbox.Toolbox.prod_project sets)."""
     lines = [
         f"# Written by `conveyor init`: laid over {sources} by `inv build-prod` (conveyor.prod_compose_files).",
         "# Each prod image gets the name build-prod tags and pushes and is built with the `prod` tag as cache.",
@@ -488,7 +489,7 @@ def _assemble(
     prod_override: Path | None,
     whys: tuple[str, str],
 ) -> Plan:
-    from conveyor.gitlab_ci import render_file
+    from conveyor.pipeline.gitlab import render_file
 
     invoke_text = invoke_yaml_text(section)
     rendered, job_count = render_file(root, yaml.safe_load(invoke_text)["conveyor"])  # also checks the section

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conveyor.config.settings import Settings
 from conveyor.errors import ConfigError
-from conveyor.settings import Settings
 
 STAGES = ("build", "test", "build-prod", "deploy", "cleanup")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
+from conveyor.config.settings import Given
 from conveyor.errors import ConfigError
-from conveyor.settings import Given
 
 _NAME = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)")
 

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from conveyor.errors import ConveyorError
-from conveyor.pipeline import STAGES, PipelineJob
-from conveyor.toolbox import Toolbox
+from conveyor.pipeline.description import STAGES, PipelineJob
+from conveyor.stages.toolbox import Toolbox
 
 StageRunner = Callable[[Toolbox], object]
 
@@ -46,9 +46,9 @@ def run_pipeline(
 
 def stage_runners() -> dict[str, StageRunner]:
     """What each non-test job runs, in this process."""
-    from conveyor.cleanup_stage import cleanup_this_ci_image
-    from conveyor.deploy_stage import deploy
-    from conveyor.imagebuild import build_ci, build_prod
+    from conveyor.stages.build import build_ci, build_prod
+    from conveyor.stages.cleanup import cleanup_this_ci_image
+    from conveyor.stages.deploy import deploy
 
     return {
         "build-ci": build_ci,
@@ -91,7 +91,7 @@ def run_job(tools: Toolbox, job: PipelineJob, runners: Mapping[str, StageRunner]
 
 def run_test_stage(tools: Toolbox, jobs: Sequence[PipelineJob], failed_before: bool) -> list[JobOutcome]:
     """All test jobs at once (in parallel, one pull), each reported as its own pipeline job."""
-    from conveyor.testjobs import run_tests
+    from conveyor.stages.test import run_tests
 
     runnable = [job for job in jobs if not skip_reason(tools, job, failed_before)]
     skipped = [run_job(tools, job, {}, failed_before) for job in jobs if job not in runnable]

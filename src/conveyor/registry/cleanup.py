@@ -4,7 +4,7 @@ Safety rules (design §3 "cleanup"):
 - A tag is removed by tag deletion only (RegistryClient.delete_tag), never by deleting the digest it points
   at, because deleting a digest removes every tag sharing it (the commit tag and the branch tag of a CI
   image share one digest, and a cluster may run an image by its digest).
-- What may be deleted is decided by the deletion guard (conveyor.guard); this module carries it out.
+- What may be deleted is decided by the deletion guard (conveyor.guard.decision); this module carries it out.
 - Storage comes back only after the registry's garbage collection: every report says so.
 
 Every function returns a CleanupReport (deleted / kept with reason / already gone / failed, and notes);
@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from conveyor import tagnames
+from conveyor.config.patterns import Pattern, compile_pattern
 from conveyor.errors import BadReference, ConveyorError
-from conveyor.guard import TagInfo, Verdict
+from conveyor.guard.decision import TagInfo, Verdict
 from conveyor.interrupt import Stop
-from conveyor.patterns import Pattern, compile_pattern
 from conveyor.reference import ImageReference
 from conveyor.registry.client import PendingDeletion, RegistryClient, TagDeletion
 from conveyor.registry.errors import ManifestNotFound, NotARegistry, ReferenceOutsideRegistry, RegistryUnreachable
@@ -117,7 +117,7 @@ def parse_target(text: str, registry: str) -> ImageReference:
 
 def delete_tag(client: RegistryClient, repository: str, tag: str, dry_run: bool = False) -> CleanupReport:
     """Delete one tag, and only it: other tags on the same image stay. A missing tag is 'absent' (success).
-    The mechanism only: the cleanup stage asks the deletion guard (conveyor.guard) first."""
+    The mechanism only: the cleanup stage asks the deletion guard (conveyor.guard.decision) first."""
     if dry_run:
         digest = client.head_digest(repository, tag)
         outcome = (

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from conveyor import places
-from conveyor.cleanup_stage import cleanup_old_prod, guarded, registry_client, show
-from conveyor.errors import CleanupRefused, ConfigError, RegistryError
+from conveyor.config.settings import DeployTarget
+from conveyor.errors import ConfigError, RegistryError
 from conveyor.gitinfo import GitAnswer
-from conveyor.guard import Branches
-from conveyor.knowledge import Knowledge
+from conveyor.guard import places
+from conveyor.guard.apply import guarded, promote_and_prune, show
+from conveyor.guard.decision import Branches
+from conveyor.guard.knowledge import Knowledge
 from conveyor.kube import (
     Cluster,
     ImageChange,
@@ -27,8 +28,7 @@ from conveyor.kube import (
     wait_for_rollout,
 )
 from conveyor.kube.patches import container_images
-from conveyor.settings import DeployTarget
-from conveyor.toolbox import Toolbox
+from conveyor.stages.toolbox import Toolbox
 
 
 def connect(tools: Toolbox, kubeconfig: str = "") -> Cluster:
@@ -89,7 +89,7 @@ def deploy(tools: Toolbox, kubeconfig: str = "", dry_run: bool = False) -> None:
         )
         if failed := [result for result in results if not result.ok]:
             handle_failure(tools, cluster, known, changes, failed, settings.rollback_enabled)
-        cleanup_old_prod(tools, known)
+        promote_and_prune(tools, known)
         warn_if_unknown(tools, known)
 
 
@@ -121,7 +121,7 @@ def check_deployable(tools: Toolbox) -> None:
 
 def check_prod_images(tools: Toolbox, targets: Sequence[DeployTarget]) -> None:
     """Every image to deploy must be in the registry: a cluster would otherwise fail to pull it."""
-    with registry_client(tools) as client:
+    with tools.registry() as client:
         for target in targets:
             ref = tools.settings.images.prod[target.image].release
             if client.head_digest(ref.repository, ref.tag) is None:
@@ -139,29 +139,6 @@ def check_targets(cluster: Cluster, targets: Sequence[DeployTarget]) -> None:
                 f'deployment "{target.deployment}" has no container "{target.container}"',
                 f"its containers are: {', '.join(sorted(containers)) or 'none'}; fix conveyor.deploy_targets",
             )
-
-
-def check_promotable(tools: Toolbox, kubeconfig: str = "") -> None:
-    """For a promotion outside `inv deploy`: every deploy target runs this commit's release and is fully
-    rolled out. Promotion follows a verified rollout, never precedes one."""
-    targets = tools.settings.deploy_place.targets
-    if not targets:
-        return
-    with connect(tools, kubeconfig) as cluster:
-        for target in targets:
-            deployment = cluster.get_deployment(target.deployment)
-            runs, release = container_images(deployment).get(target.container, ""), image_of(tools, target)
-            if runs != release:
-                raise CleanupRefused(
-                    f'deployment "{target.deployment}" container {target.container} runs {runs or "nothing"}, '
-                    f"not {release}: nothing was promoted",
-                    "promotion follows a verified rollout: run inv deploy",
-                )
-            verdict = deployment_verdict(deployment)
-            if not verdict.done:
-                raise CleanupRefused(
-                    f"{verdict.message}: nothing was promoted", "wait with inv deploy.status, then run this again"
-                )
 
 
 def image_of(tools: Toolbox, target: DeployTarget) -> str:
@@ -206,7 +183,7 @@ def handle_failure(
     else:
         for change in changed(changes):
             tools.console.line(f"to roll back: {undo_command(cluster, change.deployment)}")
-    with registry_client(tools) as client:
+    with tools.registry() as client:
         reports = [
             guarded(client, known, names.release.repository, {names.release.tag: "the failed release"})
             for names in tools.settings.images.prod.values()

@@ -1,6 +1,6 @@
 """What the deletion guard knows beyond a repository's tags, asked at most once per run and only when a
 decision needs it: what the clusters of every place Conveyor deploys to reference, and the branches on
-origin. The side effects of the guard live here; the decision itself (conveyor.guard) is pure."""
+origin. The side effects of the guard live here; the decision itself (conveyor.guard.decision) is pure."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 from conveyor import tagnames
 from conveyor.errors import ConfigError
-from conveyor.guard import Branches, ClusterView, Facts, TagInfo, needs_branches
+from conveyor.guard.decision import Branches, ClusterView, Facts, TagInfo, needs_branches
+from conveyor.guard.places import look
 from conveyor.kube import Cluster, ClusterError
-from conveyor.places import look
-from conveyor.toolbox import Toolbox
+from conveyor.stages.toolbox import Toolbox
 
 ROLE_HINT = "grant the Role in README 'What Conveyor never deletes', or pass --skip-cluster-check"
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from conveyor.pipeline import STAGES, PipelineJob, describe
-from conveyor.settings import Settings, load_settings
+from conveyor.config.settings import Settings, load_settings
+from conveyor.pipeline.description import STAGES, PipelineJob, describe
 
 PORTABLE_REGISTRY = "registry.invalid"  # stands for $CI_REGISTRY in what is rendered
 

@@ -15,11 +15,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from conveyor import derived, projectconfig, tagnames
-from conveyor.durations import ROLLOUT_MAX, parse_duration
+from conveyor import tagnames
+from conveyor.config import derived
+from conveyor.config import specs as projectconfig
+from conveyor.config.durations import ROLLOUT_MAX, parse_duration
+from conveyor.config.patterns import compile_pattern
+from conveyor.config.specs import DEFAULT_COVERAGE_REGEX, DeployTarget, JobSpec, ProdImage
 from conveyor.errors import BadReference, ConfigError
-from conveyor.patterns import compile_pattern
-from conveyor.projectconfig import DEFAULT_COVERAGE_REGEX, DeployTarget, JobSpec, ProdImage
 from conveyor.reference import ImageReference
 from conveyor.slug import ref_slug
 

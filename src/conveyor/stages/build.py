@@ -11,13 +11,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.buildlog import BuildReport, parse_build_log
-from conveyor.compose import ComposeProject
-from conveyor.engine import Engine, Observer
+from conveyor.docker.buildlog import BuildReport, parse_build_log
+from conveyor.docker.compose import ComposeProject
+from conveyor.docker.engine import Engine, Observer
 from conveyor.errors import RegistryError, ToolError
 from conveyor.process import Command
 from conveyor.reference import ImageReference
-from conveyor.toolbox import Toolbox
+from conveyor.stages.toolbox import Toolbox
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from conveyor.compose import ComposeProject
+from conveyor.config.patterns import compile_pattern
+from conveyor.config.settings import JobSpec
+from conveyor.docker.compose import ComposeProject
 from conveyor.errors import ConfigError, JobFailed, RegistryError, ToolError
-from conveyor.patterns import compile_pattern
 from conveyor.process import Command
-from conveyor.settings import JobSpec
-from conveyor.toolbox import Toolbox
+from conveyor.stages.toolbox import Toolbox
 
 JUNIT_OUTPUT_LINES = 200
 
