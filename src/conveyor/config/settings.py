@@ -10,7 +10,7 @@ import fnmatch
 import functools
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -48,7 +48,8 @@ class Given:
 
 @dataclass(frozen=True)
 class Setting:
-    """One scalar setting: its attribute name, environment variable, default and help text."""
+    """One scalar setting: its attribute name, environment variable, default and help text. Each is declared
+    once, as a field of Settings (`setting(...)`); SETTINGS lists them in that order."""
 
     name: str
     env: str
@@ -59,117 +60,14 @@ class Setting:
     choices: tuple[str, ...] = ()
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("registry", "CI_REGISTRY", "", "Registry host[:port] images are pushed to (required outside GitLab)."),
-    Setting(
-        "registry_image",
-        "CI_REGISTRY_IMAGE",
-        "",
-        "Repository prefix of the project's images (default: <registry>/<origin's group/project>).",
-    ),
-    Setting("registry_user", "CI_REGISTRY_USER", "", "Registry user name (GitLab sets gitlab-ci-token)."),
-    Setting("registry_password", "CI_REGISTRY_PASSWORD", "", "Registry password or token.", secret=True),
-    Setting("job_token", "CI_JOB_TOKEN", "", "GitLab job token (used as the registry password if none).", True),
-    Setting(
-        "registry_access_token",
-        "CONVEYOR_REGISTRY_ACCESS_TOKEN",
-        "",
-        "Personal/project access token for registry deletes (what a job token may not do).",
-        secret=True,
-    ),
-    Setting(
-        "registry_scheme",
-        "CONVEYOR_REGISTRY_SCHEME",
-        "auto",
-        "http or https for registry API calls; auto = http on loopback (as Docker does), else https.",
-        kind="choice",
-        choices=("auto", "http", "https"),
-    ),
-    Setting(
-        "registry_timeout",
-        "CONVEYOR_REGISTRY_TIMEOUT",
-        "60",
-        "Deadline for one registry operation, retries included (seconds, or 90s, 5m).",
-        kind="duration",
-    ),
-    Setting("gitlab_api_url", "CI_API_V4_URL", "", "GitLab API (tag deletes through GitLab's tags API)."),
-    Setting("gitlab_project_id", "CI_PROJECT_ID", "", "GitLab project id (for GitLab's tags API)."),
-    Setting("commit_sha", "CI_COMMIT_SHA", "", "Commit being built (default: git rev-parse HEAD)."),
-    Setting("ref_name", "CI_COMMIT_REF_NAME", "", "Branch or tag being built (default: the git branch)."),
-    Setting("ref_slug", "CI_COMMIT_REF_SLUG", "", "URL-safe ref (default: computed by GitLab's rule)."),
-    Setting("pipeline_id", "CI_PIPELINE_ID", "local", "Pipeline id, recorded in deploy change causes."),
-    Setting(
-        "compose_files",
-        "CONVEYOR_COMPOSE_FILES",
-        "",
-        "Compose files for the CI image and test jobs, ':'-separated, relative to the project "
-        "(default: compose's own, compose.yaml or docker-compose.yml and its override).",
-        kind="list",
-    ),
-    Setting(
-        "prod_compose_files",
-        "CONVEYOR_PROD_COMPOSE_FILES",
-        "",
-        "Compose files that build the prod images, ':'-separated, relative to the project "
-        "(default: the compose files).",
-        kind="list",
-    ),
-    Setting(
-        "deployable_branches",
-        "CONVEYOR_DEPLOYABLE_BRANCHES",
-        "main",
-        "Branches (glob patterns, ':'-separated) whose pipelines build prod images and deploy.",
-        kind="list",
-    ),
-    Setting(
-        "compose_project",
-        "CONVEYOR_COMPOSE_PROJECT",
-        "",
-        "Compose project name (default: the compose files' name:, else the project directory's name).",
-    ),
-    Setting("ci_image_name", "CONVEYOR_CI_IMAGE_NAME", "ci", "Name of the CI image under the registry image."),
-    Setting("ci_service", "CONVEYOR_CI_SERVICE", "app", "Compose service that builds the CI image."),
-    Setting("reports_dir", "CONVEYOR_REPORTS_DIR", "reports", "Where JUnit reports are written."),
-    Setting("kube_namespace", "KUBE_NAMESPACE", "", "Kubernetes namespace (default: the kubeconfig context's)."),
-    Setting("kubeconfig", "KUBECONFIG", "", "Kubeconfig file (GitLab's agent sets it; default ~/.kube/config)."),
-    Setting("kubernetes_service_host", "KUBERNETES_SERVICE_HOST", "", "Set inside a pod: the in-cluster API server."),
-    Setting("kubernetes_service_port", "KUBERNETES_SERVICE_PORT", "", "Set inside a pod: the in-cluster API port."),
-    Setting("environment_name", "CI_ENVIRONMENT_NAME", "production", "GitLab environment the deploy job targets."),
-    Setting(
-        "rollback",
-        "CONVEYOR_ROLLBACK",
-        "auto",
-        "Roll back a failed deploy: true, false, or auto (on in GitLab CI, off elsewhere).",
-        kind="choice",
-        choices=("auto", "true", "false"),
-    ),
-    Setting(
-        "rollout_timeout",
-        "CONVEYOR_ROLLOUT_TIMEOUT",
-        "600",
-        "How long to wait for a rollout (seconds, or 90s, 5m, 1h).",
-        kind="duration",
-    ),
-    Setting(
-        "keep_releases",
-        "CONVEYOR_KEEP_RELEASES",
-        "3",
-        "The newest prod-<sha> releases of each prod image always kept, for rollback (at least 1).",
-        kind="count",
-    ),
-    Setting("gitlab_ci", "GITLAB_CI", "", "Set to true by GitLab: log sections, rollback default."),
-    Setting(
-        "job_image",
-        "CONVEYOR_JOB_IMAGE",
-        "",
-        "Image the generated GitLab jobs run in (default: <registry image>/job:latest).",
-    ),
-    Setting("dind_image", "CONVEYOR_DIND_IMAGE", "docker:28-dind", "Docker-in-Docker service of the GitLab jobs."),
-    Setting("docker_host", "DOCKER_HOST", "", "Docker engine address (default: the local socket)."),
-    Setting("docker_tls_verify", "DOCKER_TLS_VERIFY", "", "Verify the engine's TLS certificate (dind)."),
-    Setting("docker_cert_path", "DOCKER_CERT_PATH", "", "Client certificates for the engine (dind)."),
-    Setting("docker_config", "DOCKER_CONFIG", "", "Docker client configuration directory."),
-)
+def setting(
+    env: str, default: str, help: str, secret: bool = False, kind: Kind = "text", choices: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A Settings field's metadata that makes it a setting: where it is read from, its default, help and
+    type (`field(metadata=setting(...))`)."""
+    return {
+        "setting": {"env": env, "default": default, "help": help, "secret": secret, "kind": kind, "choices": choices}
+    }
 
 
 @dataclass(frozen=True)
@@ -212,42 +110,161 @@ class ImageNames:
 @dataclass(frozen=True)
 class Settings:
     project_dir: Path
-    registry: str
-    registry_image: str
-    registry_user: str
-    registry_password: str = field(repr=False)
-    job_token: str = field(repr=False)
-    registry_access_token: str = field(repr=False)
-    registry_scheme: str
-    registry_timeout: float
-    gitlab_api_url: str
-    gitlab_project_id: str
-    commit_sha: str
-    ref_name: str
-    ref_slug: str
-    pipeline_id: str
-    compose_files: tuple[Path, ...]
-    prod_compose_files: tuple[Path, ...]
-    deployable_branches: tuple[str, ...]
-    compose_project: str
-    ci_image_name: str
-    ci_service: str
-    reports_dir: Path
-    docker_host: str
-    docker_tls_verify: str
-    docker_cert_path: str
-    docker_config: str
-    kube_namespace: str
-    kubeconfig: str
-    kubernetes_service_host: str
-    kubernetes_service_port: str
-    environment_name: str
-    rollback: str
-    rollout_timeout: float
-    keep_releases: int
-    gitlab_ci: str
-    job_image: str
-    dind_image: str
+    registry: str = field(
+        metadata=setting("CI_REGISTRY", "", "Registry host[:port] images are pushed to (required outside GitLab).")
+    )
+    registry_image: str = field(
+        metadata=setting(
+            "CI_REGISTRY_IMAGE",
+            "",
+            "Repository prefix of the project's images (default: <registry>/<origin's group/project>).",
+        )
+    )
+    registry_user: str = field(
+        metadata=setting("CI_REGISTRY_USER", "", "Registry user name (GitLab sets gitlab-ci-token).")
+    )
+    registry_password: str = field(
+        repr=False, metadata=setting("CI_REGISTRY_PASSWORD", "", "Registry password or token.", secret=True)
+    )
+    job_token: str = field(
+        repr=False,
+        metadata=setting("CI_JOB_TOKEN", "", "GitLab job token (used as the registry password if none).", secret=True),
+    )
+    registry_access_token: str = field(
+        repr=False,
+        metadata=setting(
+            "CONVEYOR_REGISTRY_ACCESS_TOKEN",
+            "",
+            "Personal/project access token for registry deletes (what a job token may not do).",
+            secret=True,
+        ),
+    )
+    registry_scheme: str = field(
+        metadata=setting(
+            "CONVEYOR_REGISTRY_SCHEME",
+            "auto",
+            "http or https for registry API calls; auto = http on loopback (as Docker does), else https.",
+            kind="choice",
+            choices=("auto", "http", "https"),
+        )
+    )
+    registry_timeout: float = field(
+        metadata=setting(
+            "CONVEYOR_REGISTRY_TIMEOUT",
+            "60",
+            "Deadline for one registry operation, retries included (seconds, or 90s, 5m).",
+            kind="duration",
+        )
+    )
+    gitlab_api_url: str = field(
+        metadata=setting("CI_API_V4_URL", "", "GitLab API (tag deletes through GitLab's tags API).")
+    )
+    gitlab_project_id: str = field(metadata=setting("CI_PROJECT_ID", "", "GitLab project id (for GitLab's tags API)."))
+    commit_sha: str = field(metadata=setting("CI_COMMIT_SHA", "", "Commit being built (default: git rev-parse HEAD)."))
+    ref_name: str = field(
+        metadata=setting("CI_COMMIT_REF_NAME", "", "Branch or tag being built (default: the git branch).")
+    )
+    ref_slug: str = field(
+        metadata=setting("CI_COMMIT_REF_SLUG", "", "URL-safe ref (default: computed by GitLab's rule).")
+    )
+    pipeline_id: str = field(
+        metadata=setting("CI_PIPELINE_ID", "local", "Pipeline id, recorded in deploy change causes.")
+    )
+    compose_files: tuple[Path, ...] = field(
+        metadata=setting(
+            "CONVEYOR_COMPOSE_FILES",
+            "",
+            "Compose files for the CI image and test jobs, ':'-separated, relative to the project "
+            "(default: compose's own, compose.yaml or docker-compose.yml and its override).",
+            kind="list",
+        )
+    )
+    prod_compose_files: tuple[Path, ...] = field(
+        metadata=setting(
+            "CONVEYOR_PROD_COMPOSE_FILES",
+            "",
+            "Compose files that build the prod images, ':'-separated, relative to the project "
+            "(default: the compose files).",
+            kind="list",
+        )
+    )
+    deployable_branches: tuple[str, ...] = field(
+        metadata=setting(
+            "CONVEYOR_DEPLOYABLE_BRANCHES",
+            "main",
+            "Branches (glob patterns, ':'-separated) whose pipelines build prod images and deploy.",
+            kind="list",
+        )
+    )
+    compose_project: str = field(
+        metadata=setting(
+            "CONVEYOR_COMPOSE_PROJECT",
+            "",
+            "Compose project name (default: the compose files' name:, else the project directory's name).",
+        )
+    )
+    ci_image_name: str = field(
+        metadata=setting("CONVEYOR_CI_IMAGE_NAME", "ci", "Name of the CI image under the registry image.")
+    )
+    ci_service: str = field(metadata=setting("CONVEYOR_CI_SERVICE", "app", "Compose service that builds the CI image."))
+    reports_dir: Path = field(metadata=setting("CONVEYOR_REPORTS_DIR", "reports", "Where JUnit reports are written."))
+    docker_host: str = field(metadata=setting("DOCKER_HOST", "", "Docker engine address (default: the local socket)."))
+    docker_tls_verify: str = field(
+        metadata=setting("DOCKER_TLS_VERIFY", "", "Verify the engine's TLS certificate (dind).")
+    )
+    docker_cert_path: str = field(
+        metadata=setting("DOCKER_CERT_PATH", "", "Client certificates for the engine (dind).")
+    )
+    docker_config: str = field(metadata=setting("DOCKER_CONFIG", "", "Docker client configuration directory."))
+    kube_namespace: str = field(
+        metadata=setting("KUBE_NAMESPACE", "", "Kubernetes namespace (default: the kubeconfig context's).")
+    )
+    kubeconfig: str = field(
+        metadata=setting("KUBECONFIG", "", "Kubeconfig file (GitLab's agent sets it; default ~/.kube/config).")
+    )
+    kubernetes_service_host: str = field(
+        metadata=setting("KUBERNETES_SERVICE_HOST", "", "Set inside a pod: the in-cluster API server.")
+    )
+    kubernetes_service_port: str = field(
+        metadata=setting("KUBERNETES_SERVICE_PORT", "", "Set inside a pod: the in-cluster API port.")
+    )
+    environment_name: str = field(
+        metadata=setting("CI_ENVIRONMENT_NAME", "production", "GitLab environment the deploy job targets.")
+    )
+    rollback: str = field(
+        metadata=setting(
+            "CONVEYOR_ROLLBACK",
+            "auto",
+            "Roll back a failed deploy: true, false, or auto (on in GitLab CI, off elsewhere).",
+            kind="choice",
+            choices=("auto", "true", "false"),
+        )
+    )
+    rollout_timeout: float = field(
+        metadata=setting(
+            "CONVEYOR_ROLLOUT_TIMEOUT",
+            "600",
+            "How long to wait for a rollout (seconds, or 90s, 5m, 1h).",
+            kind="duration",
+        )
+    )
+    keep_releases: int = field(
+        metadata=setting(
+            "CONVEYOR_KEEP_RELEASES",
+            "3",
+            "The newest prod-<sha> releases of each prod image always kept, for rollback (at least 1).",
+            kind="count",
+        )
+    )
+    gitlab_ci: str = field(metadata=setting("GITLAB_CI", "", "Set to true by GitLab: log sections, rollback default."))
+    job_image: str = field(
+        metadata=setting(
+            "CONVEYOR_JOB_IMAGE", "", "Image the generated GitLab jobs run in (default: <registry image>/job:latest)."
+        )
+    )
+    dind_image: str = field(
+        metadata=setting("CONVEYOR_DIND_IMAGE", "docker:28-dind", "Docker-in-Docker service of the GitLab jobs.")
+    )
     test_jobs: tuple[JobSpec, ...]
     prod_images: tuple[ProdImage, ...]
     deploy_targets: tuple[DeployTarget, ...]
@@ -342,6 +359,11 @@ class Settings:
                 return job
         known = ", ".join(j.name for j in self.test_jobs) or "none"
         raise ConfigError(f"unknown test job {name!r}", f"configured jobs: {known} (conveyor.test_jobs in invoke.yaml)")
+
+
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(name=f.name, **f.metadata["setting"]) for f in fields(Settings) if "setting" in f.metadata
+)
 
 
 def load_settings(
