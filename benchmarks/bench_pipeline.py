@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from benchmarks.report import table, write_section
-from tests.k8s_sim import SCENARIOS, KubeSim
+from devtools.k8s_sim import SCENARIOS, KubeSim
 from tests.support.example import REPO, Example, make_example
 from tests.support.registry import RegistryProcess
 

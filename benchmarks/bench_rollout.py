@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.report import write_section  # noqa: E402
 from conveyor.kube import load_cluster, set_image  # noqa: E402
-from tests.k8s_sim import KubeSim, Scenario  # noqa: E402
-from tests.k8s_sim.harness import NAMESPACE, REPO, wait_until  # noqa: E402
-from tests.k8s_sim.registry_push import push_image  # noqa: E402
+from devtools.k8s_sim import KubeSim, Scenario  # noqa: E402
+from devtools.k8s_sim.registry_push import push_image  # noqa: E402
+from tests.support.kubeharness import NAMESPACE, REPO, wait_until  # noqa: E402
 from tests.support.registry import RegistryProcess  # noqa: E402
 
 SUCCESS = Scenario("bench-success", replicas=2, ready_delay=0.2)
@@ -210,7 +210,7 @@ def write_report(
         "## deploy.status: rollout waiting, Conveyor vs `kubectl rollout status`",
         "",
         f"Command: `python benchmarks/bench_rollout.py --reps {args.reps} --failure-reps {args.failure_reps}` "
-        f"(simulated API server from tests/k8s_sim, real registry, kubectl {kubectl_version}, Python "
+        f"(simulated API server from devtools/k8s_sim, real registry, kubectl {kubectl_version}, Python "
         f"{sys.version.split()[0]}, {os.cpu_count()} shared cores). The three waiters watch the same rollout at "
         "the same time: kubectl; `inv deploy.status` (the task, through Invoke and the settings); and the "
         "library's small CLI `python -m conveyor.kube status`.",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.k8s_sim import SCENARIOS, KubeSim
+from devtools.k8s_sim import SCENARIOS, KubeSim
 from tests.support.example import Example
 
 NAMESPACE = "conveyor"

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from conveyor.jobimage.wheels import conveyor_wheel
+from devtools.k8s_sim import SCENARIOS, KubeSim
 from tests.integration.test_bad_input import assert_one_line_failure
-from tests.k8s_sim import SCENARIOS, KubeSim
 from tests.support.example import REPO
 from tests.support.integration import registry_tags
 from tests.support.registry import RegistryProcess

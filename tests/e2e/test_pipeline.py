@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.k8s_sim import SCENARIOS, KubeSim
 from tests.e2e.conftest import NAMESPACE, Cluster
-from tests.k8s_sim import SCENARIOS, KubeSim
 from tests.support.example import REPO, Example, make_example
 from tests.support.integration import registry_tags
 from tests.support.registry import RegistryProcess

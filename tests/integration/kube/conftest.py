@@ -10,9 +10,9 @@ from typing import NoReturn
 
 import pytest
 
-from tests.k8s_sim import KubeSim, Scenario
-from tests.k8s_sim.harness import NAMESPACE, REPO, Env
-from tests.k8s_sim.registry_push import push_image
+from devtools.k8s_sim import KubeSim, Scenario
+from devtools.k8s_sim.registry_push import push_image
+from tests.support.kubeharness import NAMESPACE, REPO, Env
 from tests.support.registry import RegistryProcess, registry_available
 
 REQUIRED = os.environ.get("CONVEYOR_REQUIRE_INTEGRATION") == "1"

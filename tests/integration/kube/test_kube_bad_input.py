@@ -11,8 +11,8 @@ import pytest
 
 from conveyor.kube import ClusterError, DeploymentNotFound, UnknownContainer, load_cluster, set_image
 from conveyor.kube.wait import WaitOptions, wait_for_rollout
-from tests.k8s_sim import SCENARIOS
-from tests.k8s_sim.harness import Env
+from devtools.k8s_sim import SCENARIOS
+from tests.support.kubeharness import Env
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import pytest
 
 from conveyor.kube import load_cluster
 from conveyor.kube.cluster import Cluster, WatchExpired, WatchInterrupted
-from tests.k8s_sim import KubeSim, Scenario
+from devtools.k8s_sim import KubeSim, Scenario
 
 pytestmark = pytest.mark.integration
 

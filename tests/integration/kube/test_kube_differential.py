@@ -15,8 +15,8 @@ import pytest
 
 from conveyor.kube import ImageChange, RollbackError, RolloutResult, load_cluster, rollback, set_image
 from conveyor.kube.wait import WaitOptions, wait_for_rollout
-from tests.k8s_sim import SCENARIOS, Scenario
-from tests.k8s_sim.harness import NAMESPACE, Env, wait_until
+from devtools.k8s_sim import SCENARIOS, Scenario
+from tests.support.kubeharness import NAMESPACE, Env, wait_until
 
 pytestmark = pytest.mark.integration
 

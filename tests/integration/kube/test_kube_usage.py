@@ -12,10 +12,10 @@ import pytest
 from conveyor.kube import ClusterError, load_cluster, set_image
 from conveyor.kube.usage import KINDS, ImageUse, images_in_use, images_of
 from conveyor.kube.wait import WaitOptions, wait_for_rollout
-from tests.k8s_sim import SCENARIOS
-from tests.k8s_sim.cluster import pod_spec
-from tests.k8s_sim.harness import NAMESPACE, REPO, Env, wait_until
-from tests.k8s_sim.registry_push import push_image
+from devtools.k8s_sim import SCENARIOS
+from devtools.k8s_sim.cluster import pod_spec
+from devtools.k8s_sim.registry_push import push_image
+from tests.support.kubeharness import NAMESPACE, REPO, Env, wait_until
 
 pytestmark = pytest.mark.integration
 

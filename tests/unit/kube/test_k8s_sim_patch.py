@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.k8s_sim.patch import PatchError, field_match, json_patch, label_match, merge_patch, strategic_merge
-from tests.k8s_sim.store import Gone, Store
+from devtools.k8s_sim.patch import PatchError, field_match, json_patch, label_match, merge_patch, strategic_merge
+from devtools.k8s_sim.store import Gone, Store
 
 DEPLOYMENT: dict[str, Any] = {
     "metadata": {"name": "web", "annotations": {"a": "1"}},

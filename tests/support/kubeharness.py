@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.k8s_sim.server import KubeSim
+from devtools.k8s_sim.server import KubeSim
 
 NAMESPACE = "conveyor"
 REPO = "conveyor/app"

@@ -1,6 +1,6 @@
 """A simulated Kubernetes API server, deployment controller and kubelet for Conveyor's tests."""
 
-from tests.k8s_sim.scenarios import SCENARIOS, Scenario
-from tests.k8s_sim.server import KubeSim
+from devtools.k8s_sim.scenarios import SCENARIOS, Scenario
+from devtools.k8s_sim.server import KubeSim
 
 __all__ = ["SCENARIOS", "KubeSim", "Scenario"]

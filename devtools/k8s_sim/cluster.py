@@ -21,10 +21,10 @@ from typing import Any
 
 import requests
 
-from tests.k8s_sim.patch import label_match
-from tests.k8s_sim.scenarios import Scenario
-from tests.k8s_sim.store import Obj, Store, now_iso
-from tests.support.integration import MANIFEST_TYPES
+from conveyor.registry.manifests import ACCEPT as MANIFEST_TYPES
+from devtools.k8s_sim.patch import label_match
+from devtools.k8s_sim.scenarios import Scenario
+from devtools.k8s_sim.store import Obj, Store, now_iso
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"

@@ -1,6 +1,6 @@
 """Serve the simulated cluster until stopped (SIGTERM/SIGINT), for the README's run command:
 
-    python -m tests.k8s_sim --kubeconfig PATH --registry HOST:PORT --seed web=IMAGE
+    python -m devtools.k8s_sim --kubeconfig PATH --registry HOST:PORT --seed web=IMAGE
 
 Writes a kubeconfig (namespace "conveyor") and seeds each Deployment (container named like it) healthy."""
 
@@ -11,7 +11,7 @@ import signal
 import threading
 from pathlib import Path
 
-from tests.k8s_sim import SCENARIOS, KubeSim
+from devtools.k8s_sim import SCENARIOS, KubeSim
 
 
 def main() -> None:

@@ -19,10 +19,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from tests.k8s_sim.cluster import Cluster
-from tests.k8s_sim.patch import PatchError, field_match, json_patch, label_match, merge_patch, strategic_merge
-from tests.k8s_sim.scenarios import Scenario
-from tests.k8s_sim.store import Gone, Obj, Store
+from devtools.k8s_sim.cluster import Cluster
+from devtools.k8s_sim.patch import PatchError, field_match, json_patch, label_match, merge_patch, strategic_merge
+from devtools.k8s_sim.scenarios import Scenario
+from devtools.k8s_sim.store import Gone, Obj, Store
 
 # kind in the store -> (group/version, Kind, namespaced, short names)
 RESOURCES: dict[str, tuple[str, str, bool, list[str]]] = {
