@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from conveyor.kube.errors import ClusterError, DeploymentNotFound
+from conveyor.kube.objects import match_labels_selector
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -372,9 +373,7 @@ class Cluster:
             response.release_conn()
 
     def replicasets(self, deployment: Obj) -> list[Obj]:
-        labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-        return self._list("replicasets", "/apis/apps/v1", ("labelSelector", selector))
+        return self._list("replicasets", "/apis/apps/v1", ("labelSelector", match_labels_selector(deployment)))
 
     def pods(self, selector: str) -> list[Obj]:
         return self._list("pods", "/api/v1", ("labelSelector", selector))

@@ -3,13 +3,12 @@ them: `kubectl set image` (strategic merge patch) and `kubectl rollout undo` (JS
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from conveyor.kube.errors import RollbackError, UnknownContainer
-from conveyor.kube.pods import HASH_LABEL, REVISION_ANNOTATION, owned
+from conveyor.kube.objects import REVISION_ANNOTATION, owned, revision, template_without_hash
 
 STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -78,30 +77,14 @@ class RollbackPlan:
     skipped: str = ""
 
 
-def _revision(obj: Obj) -> int:
-    value = ((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION_ANNOTATION)
-    try:
-        return int(value) if value is not None else -1
-    except ValueError:
-        return -1
-
-
-def _template_without_hash(template: Obj) -> dict[str, Any]:
-    clean = copy.deepcopy(dict(template))
-    labels = (clean.get("metadata") or {}).get("labels")
-    if isinstance(labels, dict):
-        labels.pop(HASH_LABEL, None)
-    return clean
-
-
 def _revision_replicaset(deployment: Obj, replicasets: Sequence[Obj], to_revision: int) -> Obj:
-    mine = [rs for rs in owned(replicasets, deployment) if _revision(rs) >= 0]
+    mine = [rs for rs in owned(replicasets, deployment) if revision(rs) is not None]
     if to_revision > 0:
-        found = next((rs for rs in mine if _revision(rs) == to_revision), None)
+        found = next((rs for rs in mine if revision(rs) == to_revision), None)
         if found is None:
             raise RollbackError(f"unable to find specified revision {to_revision} in history")
         return found
-    ordered = sorted(mine, key=_revision, reverse=True)
+    ordered = sorted(mine, key=lambda rs: revision(rs) or 0, reverse=True)
     if len(ordered) < 2:
         raise RollbackError(f'no rollout history found for deployment "{_name(deployment)}"')
     return ordered[1]
@@ -114,16 +97,16 @@ def rollback_plan(deployment: Obj, replicasets: Sequence[Obj], to_revision: int 
     if to_revision < 0:
         raise RollbackError(f"unable to find specified revision {to_revision} in history")
     target = _revision_replicaset(deployment, replicasets, to_revision)
-    revision = _revision(target)
+    number = revision(target) or 0
     if (deployment.get("spec") or {}).get("paused"):
         raise RollbackError(
             "you cannot rollback a paused deployment",
             f"resume it first with 'kubectl rollout resume deployment/{_name(deployment)}' and try again",
         )
-    template = _template_without_hash((target.get("spec") or {}).get("template") or {})
-    current = _template_without_hash((deployment.get("spec") or {}).get("template") or {})
+    template = template_without_hash((target.get("spec") or {}).get("template") or {})
+    current = template_without_hash((deployment.get("spec") or {}).get("template") or {})
     if template == current:
-        return RollbackPlan(revision, [], f"skipped rollback (current template already matches revision {revision})")
+        return RollbackPlan(number, [], f"skipped rollback (current template already matches revision {number})")
     deployment_annotations = (deployment.get("metadata") or {}).get("annotations") or {}
     annotations = {k: deployment_annotations[k] for k in ROLLBACK_KEEP_ANNOTATIONS if k in deployment_annotations}
     for key, value in ((target.get("metadata") or {}).get("annotations") or {}).items():
@@ -133,4 +116,4 @@ def rollback_plan(deployment: Obj, replicasets: Sequence[Obj], to_revision: int 
         {"op": "replace", "path": "/spec/template", "value": template},
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},
     ]
-    return RollbackPlan(revision, patch)
+    return RollbackPlan(number, patch)

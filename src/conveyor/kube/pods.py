@@ -4,15 +4,11 @@ All functions here are pure: they take API objects in their JSON form and return
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-Obj = Mapping[str, Any]
+from conveyor.kube.objects import Obj, match_labels_selector, owned, revision, template_without_hash
 
-HASH_LABEL = "pod-template-hash"
-REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 FAILING_WAITING_REASONS = frozenset(
     {
         "ErrImagePull",
@@ -47,29 +43,6 @@ class PodFailure:
 
 
 # -- which ReplicaSet is new --------------------------------------------------------------------------------
-def _controller_uid(obj: Obj) -> str:
-    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
-    return next((str(ref.get("uid", "")) for ref in refs if ref.get("controller")), "")
-
-
-def owned(objects: Iterable[Obj], owner: Obj) -> list[Obj]:
-    """The objects whose controller owner is `owner` (matched by uid, as the controllers do)."""
-    uid = (owner.get("metadata") or {}).get("uid")
-    return [obj for obj in objects if uid and _controller_uid(obj) == uid]
-
-
-def _template_without_hash(template: Obj) -> Any:
-    clean = copy.deepcopy(dict(template))
-    labels = (clean.get("metadata") or {}).get("labels")
-    if isinstance(labels, dict):
-        labels.pop(HASH_LABEL, None)
-    return clean
-
-
-def _revision(obj: Obj) -> str:
-    return str(((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION_ANNOTATION, ""))
-
-
 def new_replicaset(deployment: Obj, replicasets: Sequence[Obj]) -> Obj | None:
     """The Deployment's new ReplicaSet, as kubectl's deploymentutil.FindNewReplicaSet: among the ReplicaSets
     it owns, the oldest whose pod template equals the Deployment's (ignoring pod-template-hash). When none
@@ -82,21 +55,20 @@ def new_replicaset(deployment: Obj, replicasets: Sequence[Obj]) -> Obj | None:
             (rs.get("metadata") or {}).get("name", ""),
         ),
     )
-    template = _template_without_hash((deployment.get("spec") or {}).get("template") or {})
+    template = template_without_hash((deployment.get("spec") or {}).get("template") or {})
     for rs in mine:
-        if _template_without_hash((rs.get("spec") or {}).get("template") or {}) == template:
+        if template_without_hash((rs.get("spec") or {}).get("template") or {}) == template:
             return rs
     meta = deployment.get("metadata") or {}
     observed = int((deployment.get("status") or {}).get("observedGeneration") or 0)
-    if int(meta.get("generation") or 0) <= observed and _revision(deployment):
-        return next((rs for rs in mine if _revision(rs) == _revision(deployment)), None)
+    if int(meta.get("generation") or 0) <= observed and revision(deployment):
+        return next((rs for rs in mine if revision(rs) == revision(deployment)), None)
     return None
 
 
 def pod_selector(replicaset: Obj) -> str:
     """A label selector string for the pods of `replicaset` (its matchLabels, which carry the hash)."""
-    labels = ((replicaset.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+    return match_labels_selector(replicaset)
 
 
 # -- what is wrong with a pod --------------------------------------------------------------------------------

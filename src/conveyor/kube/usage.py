@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from conveyor.kube.pods import REVISION_ANNOTATION
+from conveyor.kube.objects import REVISION_ANNOTATION
 
 Obj = Mapping[str, Any]
 

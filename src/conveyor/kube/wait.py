@@ -17,7 +17,8 @@ from typing import Protocol
 
 from conveyor.kube.cluster import Obj, WatchEvent, WatchExpired, WatchInterrupted
 from conveyor.kube.errors import ClusterError, DeploymentNotFound, RolloutFailed
-from conveyor.kube.pods import PodFailure, first_failure, new_replicaset, owned, pod_selector, with_event
+from conveyor.kube.objects import owned
+from conveyor.kube.pods import PodFailure, first_failure, new_replicaset, pod_selector, with_event
 from conveyor.kube.rollout import Verdict, deployment_verdict
 
 Sink = Callable[[str], None]

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
+from conveyor.kube.objects import owned
 from conveyor.kube.pods import (
     PodFailure,
     first_failure,
     latest_warning,
     new_replicaset,
-    owned,
     pod_failure,
     pod_selector,
     with_event,
