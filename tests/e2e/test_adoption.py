@@ -116,6 +116,9 @@ def test_adopting_conveyor_in_the_shop_project(
     steps.run(sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.gitlab-ci", ".gitlab-ci.yml")
     ci_file = yaml.safe_load((shop / ".gitlab-ci.yml").read_text())
     assert {"test:phpunit", "test:phpcs", "deploy"} <= set(ci_file)
+    # the console script reads the same project: its invoke.yaml, its .env
+    assert "build-ci" in steps.run("conveyor", "--list").stdout
+    assert steps.run("conveyor", "gitlab-ci", "--check").stdout.strip() == ".gitlab-ci.yml is up to date"
 
     # 6. inv pipeline
     pipeline = steps.run("inv", "pipeline")
