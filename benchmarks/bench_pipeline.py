@@ -4,7 +4,7 @@ cluster call is in flight, as a share of the whole run (goal: under 5 %).
     python -m benchmarks.bench_pipeline
 
 The example's whole pipeline runs twice inside this process with every external call timed: compose and
-git (conveyor.process.run), the docker SDK (Engine), registry HTTP (RegistryClient._request) and the
+git (conveyor.process.run), the docker SDK (Engine), registry HTTP (Transport.request) and the
 cluster (Cluster._request and the rollout watch). First as a branch's first pipeline on a fresh runner
 (no images, no build cache: both dependency layers are installed), then after a source-only change (every
 cache warm: the shortest run, where overhead weighs most). Calls overlap (the test jobs run in parallel),
@@ -74,13 +74,13 @@ def instrument(intervals: Intervals) -> None:
     from conveyor import process
     from conveyor.docker import engine
     from conveyor.kube import cluster, wait
-    from conveyor.registry import client
+    from conveyor.registry import transport
 
     # compose, gitinfo and the toolbox call `process.run` through the module, so this one patch times them all
     process.run = intervals.timed("subprocess (compose, docker login, git)", process.run)
     for name in ("__init__", "tag", "push", "pull", "registry_digest"):
         setattr(engine.Engine, name, intervals.timed("docker SDK", getattr(engine.Engine, name)))
-    client.RegistryClient._request = intervals.timed("registry HTTP", client.RegistryClient._request)  # type: ignore[method-assign]
+    transport.Transport.request = intervals.timed("registry HTTP", transport.Transport.request)  # type: ignore[method-assign]
     cluster.Cluster._request = intervals.timed("cluster API", cluster.Cluster._request)  # type: ignore[method-assign]
     wait._Waiter.watch_once = intervals.timed("cluster watch", wait._Waiter.watch_once)  # type: ignore[method-assign]
 

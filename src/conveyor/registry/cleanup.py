@@ -25,7 +25,8 @@ from conveyor.errors import BadReference, ConveyorError
 from conveyor.guard.decision import TagInfo, Verdict
 from conveyor.interrupt import Stop
 from conveyor.reference import ImageReference
-from conveyor.registry.client import PendingDeletion, RegistryClient, TagDeletion
+from conveyor.registry.client import RegistryClient
+from conveyor.registry.deletion import PendingDeletion, TagDeletion
 from conveyor.registry.errors import ManifestNotFound, NotARegistry, ReferenceOutsideRegistry, RegistryUnreachable
 from conveyor.registry.manifests import Manifest
 

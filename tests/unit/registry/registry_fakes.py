@@ -1,4 +1,4 @@
-"""A scripted requests.Session for the registry client's unit tests (no network, no waiting)."""
+"""A scripted requests.Session and fake registries for the registry adapter's unit tests (no network, no waiting)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ class Call:
 
 
 REGISTRY_HEADERS = {"Docker-Distribution-API-Version": "registry/2.0"}  # on every answer of a real registry
+HTML = {"Content-Type": "text/html"}
+DIGEST = "sha256:" + "a" * 64
 
 
 def response(
@@ -135,6 +137,38 @@ def make_client(
 
 
 PROBE = "sha256:" + "0" * 64
+
+
+class TagDeletionRegistry:
+    """A fake registry for tag deletion: `tag_delete` is the answer to DELETE by tag."""
+
+    def __init__(self, tag_delete: Answer, probe: Answer | None = None) -> None:
+        self.tag_delete = tag_delete
+        self.probe = probe if probe is not None else response(404, {"errors": [{"code": "MANIFEST_UNKNOWN"}]})
+        self.manifests: dict[str, bytes] = {}
+
+    def __call__(self, call: Call) -> Answer:
+        reference = call.path.rsplit("/", 1)[-1]
+        if call.path == "/v2/":
+            return response(200, {})
+        if call.method == "HEAD" and "/manifests/" in call.path:
+            return response(200, b"", {"Docker-Content-Digest": DIGEST})
+        if call.method == "HEAD":
+            return response(404)
+        if call.method == "POST":
+            return response(202, b"", {"Location": "/v2/g/a/blobs/uploads/u1?_state=s"})
+        if call.method == "PUT" and "/blobs/" in call.path:
+            return response(201)
+        if call.method == "PUT":
+            self.manifests[sha256_digest(call.data or b"")] = call.data or b""
+            return response(201, b"", {"Docker-Content-Digest": sha256_digest(call.data or b"")})
+        if call.method == "DELETE" and reference == PROBE:
+            return self.probe
+        if call.method == "DELETE" and reference.startswith("sha256:"):
+            return response(202) if reference in self.manifests else response(404)
+        if call.method == "DELETE":
+            return self.tag_delete
+        raise AssertionError(call)
 
 
 @dataclass

@@ -1,0 +1,243 @@
+"""Deleting a tag and nothing else, never another tag sharing its digest: (1) the OCI tag DELETE, else (2)
+GitLab's tags API when configured, else (3) a unique throwaway manifest pushed under the tag and deleted by
+ITS digest, in two halves (begin: the PUT; finish: the DELETE) so that many tags can be deleted in phases.
+
+Whenever the answer to a PUT or DELETE was lost (5xx, a cut connection, a read timeout: the registry may have
+acted), this reads what the registry holds under the tag before acting again, instead of blindly doing it
+again: a tag that is gone is never brought back, and one pushed anew by someone else is left alone."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from conveyor.registry.errors import AnswerLost, RegistryProtocolError, RegistryUnavailable
+from conveyor.registry.gitlab import GitLabTags
+from conveyor.registry.manifests import THROWAWAY_CONFIG, Manifest, throwaway_manifest
+from conveyor.registry.transport import Transport, error_code, manifest_path
+
+# A digest no manifest has: DELETE on it tells whether the registry accepts deletes at all (404) or not (405).
+PROBE_DIGEST = "sha256:" + "0" * 64
+THROWAWAY_ROUNDS = 5  # 400 answers to a throwaway PUT (distribution 2.8 racing on its link files)
+
+DeletionMethod = Literal["oci-tag-delete", "gitlab-api", "throwaway-manifest", "absent"]
+# What the registry holds under a tag after an answer was lost: see TagDeleter._tag_state.
+TagState = Literal["gone", "ours", "other", "dangling"]
+
+
+@dataclass(frozen=True)
+class PendingDeletion:
+    """A tag now pointing at a throwaway manifest, which TagDeleter.finish deletes by its digest."""
+
+    repository: str
+    tag: str
+    manifest: Manifest
+    previous_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class TagDeletion:
+    """How a tag was removed; `previous_digest` is what it pointed at (when it was looked up)."""
+
+    tag: str
+    method: DeletionMethod
+    previous_digest: str | None = None
+
+
+class Manifests(Protocol):
+    """The v2 operations tag deletion is built on (RegistryClient's)."""
+
+    def head_digest(self, repository: str, reference: str) -> str | None: ...
+
+    def list_tags(self, repository: str) -> list[str]: ...
+
+    def put_manifest(self, repository: str, reference: str, manifest: Manifest, *, replay: bool = ...) -> str: ...
+
+    def delete_manifest(self, repository: str, digest: str, *, replay: bool = ...) -> bool: ...
+
+    def upload_blob(self, repository: str, data: bytes) -> str: ...
+
+
+class Rounds:
+    """The rounds of one step that reads the registry's state after each failed try: each further round
+    backs off like a retry, within one deadline from the step's start."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+        self._deadline = transport.deadline_from_now()
+        self.count = 0
+
+    def another(self) -> bool:
+        """Count a failed round; back off and answer True when one more fits before the deadline."""
+        self.count += 1
+        return self._transport.pause(self.count, self._deadline)
+
+
+class TagDeleter:
+    """Tag deletion for one registry, learning once how it deletes tags. Thread-safe."""
+
+    def __init__(self, manifests: Manifests, transport: Transport, gitlab: GitLabTags | None = None) -> None:
+        self._manifests = manifests
+        self._transport = transport
+        self._gitlab = gitlab
+        self._tag_delete_supported: bool | None = None
+        self._deletable: set[str] = set()
+        self._throwaway_config: set[str] = set()
+        self._lock = threading.Lock()
+        self._upload_lock = threading.Lock()
+
+    def check_deletes_allowed(self, repository: str) -> None:
+        """Raise NotARegistry unless the address serves the registry API (ping), then DeletesDisabled or
+        PermissionDenied unless the registry lets these credentials delete in `repository` (a DELETE of a
+        digest no manifest has: 404 = allowed). Cached per repository."""
+        with self._lock:
+            if repository in self._deletable:
+                return
+        self._transport.ping()
+        response = self._transport.request("DELETE", manifest_path(repository, PROBE_DIGEST), repository=repository)
+        self._transport.raise_if_deletes_refused(response)
+        if response.status_code not in (200, 202, 404):
+            self._transport.fail(response, f"checking that {repository} accepts deletes")
+        with self._lock:
+            self._deletable.add(repository)
+
+    def delete_tag(self, repository: str, tag: str, *, look_up: bool = True) -> TagDeletion:
+        """Remove `tag` only (see the module's docstring). With `look_up`, a missing tag is reported as absent
+        (already gone) without any change."""
+        step = self.begin(repository, tag, look_up=look_up)
+        return step if isinstance(step, TagDeletion) else self.finish(step)
+
+    def begin(self, repository: str, tag: str, *, look_up: bool = True) -> TagDeletion | PendingDeletion:
+        """The first half of delete_tag: done (TagDeletion) when the registry deletes tags itself, else the
+        throwaway manifest now under the tag (PendingDeletion), for `finish`. Deleting many tags in two
+        phases (every PUT, then every DELETE) keeps distribution 2.8 from reading tag links while they are
+        being rewritten, which fails its requests."""
+        previous = self._manifests.head_digest(repository, tag) if look_up else None
+        if look_up and previous is None:
+            return TagDeletion(tag, "absent")
+        self.check_deletes_allowed(repository)
+        if self._tag_delete_supported is not False:
+            outcome = self._oci_tag_delete(repository, tag)
+            if outcome is not None:
+                return TagDeletion(tag, outcome, previous)
+        if self._gitlab is not None:
+            deleted = self._gitlab.delete_tag(repository, tag)
+            return TagDeletion(tag, "gitlab-api" if deleted else "absent", previous)
+        self._ensure_throwaway_config(repository)
+        pending = PendingDeletion(repository, tag, throwaway_manifest(tag), previous)
+        if not self._push_throwaway(pending):
+            return TagDeletion(tag, "absent", previous)
+        return pending
+
+    def finish(self, pending: PendingDeletion) -> TagDeletion:
+        """Delete the throwaway manifest by its own digest, which removes the tag and nothing else.
+
+        Only a 202 proves the registry also untagged: distribution 2.8 deletes the manifest revision, then
+        looks up and removes its tags, and when that second step fails the tag stays listed, dangling. So
+        after any other answer, or a lost one, read what the registry holds before acting again: the tag is
+        gone (done); it still holds our throwaway (delete again); it dangles (push the throwaway again, delete
+        again); it holds another manifest (pushed since by someone else: leave it, ours is gone)."""
+        done = TagDeletion(pending.tag, "throwaway-manifest", pending.previous_digest)
+        digest = pending.manifest.digest
+        rounds = Rounds(self._transport)
+        while True:
+            last = "404"
+            try:
+                if self._manifests.delete_manifest(pending.repository, digest, replay=False):
+                    return done
+            except AnswerLost as lost:
+                last = lost.answer
+            state = self._tag_state(pending.repository, pending.tag, digest)
+            if state in ("gone", "other"):
+                return done
+            if state == "dangling" and not self._push_throwaway(pending):
+                return done
+            if not rounds.another():
+                raise RegistryUnavailable(
+                    f"registry {self._transport.registry} did not confirm deleting tag "
+                    f"{pending.repository}:{pending.tag} within {self._transport.deadline:g} s ({rounds.count} "
+                    f"rounds; last answer: {last})",
+                    "run the cleanup again (it finishes placeholders), or check the registry's logs",
+                )
+
+    # ---- steps -------------------------------------------------------------------------------------------
+
+    def _oci_tag_delete(self, repository: str, tag: str) -> DeletionMethod | None:
+        """DELETE the tag itself; None when the registry does not support that (learnt once)."""
+        rounds = Rounds(self._transport)
+        while True:
+            try:
+                response = self._transport.request(
+                    "DELETE", manifest_path(repository, tag), repository=repository, replay=False
+                )
+            except AnswerLost as lost:
+                if self._tag_state(repository, tag, None) == "gone":
+                    self._tag_delete_supported = True  # the registry deleted the tag; its answer was lost
+                    return "oci-tag-delete"
+                if not rounds.another():
+                    raise self._still_lost(lost, rounds.count) from None
+                continue
+            if response.status_code in (200, 202):
+                self._tag_delete_supported = True
+                return "oci-tag-delete"
+            if response.status_code == 404 and self._tag_delete_supported:
+                return "absent"
+            if response.status_code in (400, 404, 405) or error_code(response) == "UNSUPPORTED":
+                # distribution 2.8 answers 400 DIGEST_INVALID: it reads the tag as a malformed digest.
+                self._tag_delete_supported = False
+                return None
+            self._transport.fail(response, f"deleting tag {repository}:{tag}")
+
+    def _push_throwaway(self, pending: PendingDeletion) -> bool:
+        """Put the throwaway manifest under the tag; False when the tag turned out to be gone (after a lost
+        answer), in which case nothing is pushed: a tag that is gone is never brought back."""
+        rounds = Rounds(self._transport)
+        refusals = 0
+        while True:
+            try:
+                digest = self._manifests.put_manifest(pending.repository, pending.tag, pending.manifest, replay=False)
+            except AnswerLost as lost:
+                state = self._tag_state(pending.repository, pending.tag, pending.manifest.digest)
+                if state == "ours":
+                    return True  # the PUT went through
+                if state == "gone":
+                    return False  # deleted meanwhile (by another cleanup)
+                if not rounds.another():
+                    raise self._still_lost(lost, rounds.count) from None
+                continue
+            except RegistryProtocolError:
+                # The manifest is valid and its config blob is there: distribution 2.8 answers 400
+                # DIGEST_INVALID when it reads a link file that another request is rewriting. Try again.
+                refusals += 1
+                if refusals >= THROWAWAY_ROUNDS:
+                    raise
+                continue
+            if digest != pending.manifest.digest:
+                raise RegistryProtocolError(
+                    f"registry {self._transport.registry} stored the throwaway manifest for "
+                    f"{pending.repository}:{pending.tag} as {digest}",
+                    f"the tag points at an empty manifest; delete {digest} by hand once no other tag uses it",
+                )
+            return True
+
+    def _tag_state(self, repository: str, tag: str, ours: str | None) -> TagState:
+        """What the registry holds under `tag` now: nothing (gone), our throwaway `ours`, another manifest, or
+        a dangling tag (listed, but its manifest is gone: distribution 2.8's half-done untag)."""
+        digest = self._manifests.head_digest(repository, tag)
+        if digest is not None:
+            return "ours" if digest == ours else "other"
+        return "dangling" if tag in self._manifests.list_tags(repository) else "gone"
+
+    def _still_lost(self, lost: AnswerLost, rounds: int) -> RegistryUnavailable:
+        problem = f"{lost.problem}, in each of {rounds} rounds within {self._transport.deadline:g} s"
+        return RegistryUnavailable(problem, lost.hint)
+
+    def _ensure_throwaway_config(self, repository: str) -> None:
+        """Upload the shared throwaway config blob once per repository (one thread at a time: rewriting its
+        link file while other requests read it makes distribution 2.8 fail those requests)."""
+        with self._upload_lock:
+            if repository in self._throwaway_config:
+                return
+            self._manifests.upload_blob(repository, THROWAWAY_CONFIG)
+            self._throwaway_config.add(repository)
