@@ -19,7 +19,6 @@ from conveyor import tagnames
 from conveyor.config import derived
 from conveyor.config import specs as projectconfig
 from conveyor.config.durations import ROLLOUT_MAX, parse_duration
-from conveyor.config.patterns import compile_pattern
 from conveyor.config.specs import DEFAULT_COVERAGE_REGEX, DeployTarget, JobSpec, ProdImage
 from conveyor.errors import BadReference, ConfigError
 from conveyor.reference import ImageReference
@@ -524,6 +523,8 @@ def _validate(settings: Settings) -> None:
         )
     for job in settings.test_jobs:
         if job.coverage_regex:
+            from conveyor.config.patterns import compile_pattern  # RE2: not for `inv --list`
+
             compile_pattern(job.coverage_regex, projectconfig.key("test_jobs", job.name, "coverage"))
 
 
