@@ -79,7 +79,7 @@ def per_tag(registry: RegistryProcess, tags: int) -> dict[str, list[float]]:
             push_small(client, repository, name)
     warm_client = RegistryClient(registry.address, scheme="http")
     script = (
-        "import sys; from conveyor import cleanup; from conveyor.registry import RegistryClient; "
+        "import sys; from conveyor.registry import RegistryClient, cleanup; "
         "cleanup.delete_tag(RegistryClient(sys.argv[1], scheme='http'), 'bench/process', sys.argv[2])"
     )
     methods: dict[str, Callable[[str], object]] = {
@@ -158,9 +158,11 @@ def bulk(registry: RegistryProcess, count: int, workers: int) -> dict[str, float
 def retag(registry: RegistryProcess, megabytes: int, runs: int) -> dict[str, list[float]]:
     """A >= `megabytes` MB image: server-side retag vs docker pull + tag + push."""
     source = f"{registry.address}/bench/big:source"
+    base = f"{registry.address}/{BASE_IMAGE}"
+    run([str(REPO / ".ci" / "base-image"), base])  # made from busybox-static: no Docker Hub
     with tempfile.TemporaryDirectory() as context:
         Path(context, "Dockerfile").write_text(
-            f"FROM {BASE_IMAGE}\nRUN head -c {megabytes * 1024 * 1024} /dev/urandom > /big.bin\n"
+            f"FROM {base}\nRUN head -c {megabytes * 1024 * 1024} /dev/urandom > /big.bin\n"
         )
         run(["docker", "build", "-q", "-t", source, context])
     run(["docker", "push", source])
