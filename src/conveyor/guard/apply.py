@@ -71,13 +71,13 @@ def promote_and_prune(tools: Toolbox, known: Knowledge, dry_run: bool = False) -
     show(tools, reports)
 
 
-def check_promotable(tools: Toolbox, kubeconfig: str = "") -> None:
+def check_promotable(tools: Toolbox) -> None:
     """For a promotion outside `inv deploy`: every deploy target runs this commit's release and is fully
     rolled out. Promotion follows a verified rollout, never precedes one."""
     targets = tools.settings.deploy_place.targets
     if not targets:
         return
-    with places.connect(tools, tools.settings.deploy_place, kubeconfig) as cluster:
+    with places.connect(tools, tools.settings.deploy_place) as cluster:
         for target in targets:
             deployment = cluster.get_deployment(target.deployment)
             runs = container_images(deployment).get(target.container, "")

@@ -15,6 +15,7 @@ Throwaway placeholders left by an interrupted deletion are never images: they ar
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,9 +65,17 @@ class Branches:
     names: frozenset[str] = frozenset()
     problem: str = ""
 
+    @functools.cached_property
+    def by_slug(self) -> dict[str, str]:
+        """slug -> the branch with that slug (the first by name when several share one)."""
+        owners: dict[str, str] = {}
+        for name in sorted(self.names):
+            owners.setdefault(ref_slug(name), name)
+        return owners
+
     def owner(self, tag: str) -> str | None:
         """The branch whose slug is `tag`."""
-        return next((name for name in sorted(self.names) if ref_slug(name) == tag), None)
+        return self.by_slug.get(tag)
 
 
 @dataclass(frozen=True)

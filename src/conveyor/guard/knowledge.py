@@ -28,7 +28,6 @@ class Knowledge:
     skip_cluster_check: bool = False
     strict: bool = True
     opened: Mapping[str, Cluster] = field(default_factory=dict)
-    kubeconfig: str = ""
     _views: tuple[ClusterView, ...] | None = None
     _branches: Branches | None = None
 
@@ -58,7 +57,7 @@ class Knowledge:
         listing is granted there."""
         if self._views is None:
             places = self.tools.settings.places
-            self._views = tuple(look(self.tools, p, self.opened.get(p.environment), self.kubeconfig) for p in places)
+            self._views = tuple(look(self.tools, p, self.opened.get(p.environment)) for p in places)
             for view in self._views:
                 found = f"cannot list: {view.problem}" if view.problem else f"{len(view.uses)} image references"
                 self.tools.console.line(f"cluster check: {view.place}: {found}")

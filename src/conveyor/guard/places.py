@@ -30,13 +30,13 @@ def connect(tools: Toolbox, place: Place, kubeconfig: str = "") -> Cluster:
     )
 
 
-def look(tools: Toolbox, place: Place, opened: Cluster | None = None, kubeconfig: str = "") -> ClusterView:
+def look(tools: Toolbox, place: Place, opened: Cluster | None = None) -> ClusterView:
     """Every image `place` references, or why its cluster cannot be asked. `opened`: a connection to
     reuse (and leave open)."""
     try:
         if opened is not None:
             return _view(place, opened)
-        with connect(tools, place, kubeconfig) as cluster:
+        with connect(tools, place) as cluster:
             return _view(place, cluster)
     except ClusterError as error:
         return ClusterView(place.describe(), problem=tools.console.redactor.clean(str(error)))
