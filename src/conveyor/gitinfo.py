@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from conveyor import process
@@ -30,8 +31,12 @@ class GitAnswer:
         self._project_dir = project_dir
 
     def __call__(self, question: str) -> str | None:
-        result = self._git(*_QUESTIONS[question][1:])
-        return result.lines[0].strip() if result is not None and result.ok and result.lines else None
+        return self.first_line(_QUESTIONS[question][1:])
+
+    def first_line(self, args: Sequence[str], timeout: float | None = None) -> str | None:
+        """The first line `git ARGS` prints, or None (not a repository, a failure, no answer, no git)."""
+        result = self._git(*args, timeout=timeout)
+        return (result.first_line().strip() or None) if result is not None and result.ok else None
 
     def origin_branches(self) -> Branches:
         """The branches on `origin`, which is what GitLab has. Never local branches: a branch deleted on the

@@ -13,6 +13,7 @@ Nothing here needs the settings: a project without any can be initialised."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tempfile
@@ -31,6 +32,7 @@ from conveyor.config.settings import ProdImage, render_env_example
 from conveyor.docker import compose
 from conveyor.docker.compose import prod_variable_key
 from conveyor.errors import ConfigError, ToolError
+from conveyor.gitinfo import GitAnswer
 from conveyor.process import Command
 
 # compose-go's DefaultFileNames and DefaultOverrideFileNames, in compose's order of preference.
@@ -44,7 +46,6 @@ GIT_TIMEOUT = 10.0
 _IMAGE_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*$")
 _LOG_LINE = re.compile(r'^time="[^"]*" level=\w+ msg="(?P<msg>.*)"$')
 _QUIET = {"COMPOSE_ANSI": "never"}
-_NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true"}
 
 ReadModel = Callable[[Sequence[Path], bool], Mapping[str, Any]]
 """Compose's model of some files (`docker compose -f … config --format json`); True: without compose's
@@ -706,18 +707,7 @@ def _model(text: str) -> Mapping[str, Any]:
 
 def ask_git(root: Path) -> AskGit:
     """git's first output line in the project, or None (not a repository, no answer, git missing)."""
-
-    def ask(args: Sequence[str]) -> str | None:
-        command = Command(argv=("git", *args), cwd=str(root), env=_NO_PROMPT, timeout=GIT_TIMEOUT)
-        try:
-            result = process.run(command)
-        except ToolError:
-            return None
-        if not result.ok:
-            return None
-        return result.first_line().strip() or None
-
-    return ask
+    return functools.partial(GitAnswer(root).first_line, timeout=GIT_TIMEOUT)
 
 
 def write(plan: Plan) -> None:
