@@ -18,9 +18,8 @@ import yaml
 
 from conveyor.jobimage.wheels import conveyor_wheel
 from devtools.k8s_sim import SCENARIOS, KubeSim
-from tests.integration.test_bad_input import assert_one_line_failure
 from tests.support.example import REPO
-from tests.support.integration import registry_tags
+from tests.support.integration import assert_one_line_failure, registry_tags
 from tests.support.registry import RegistryProcess
 from tests.support.wheelhouse import make_wheelhouse
 

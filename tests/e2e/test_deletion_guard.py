@@ -16,10 +16,9 @@ from conveyor.registry import RegistryClient
 from conveyor.registry.manifests import THROWAWAY_CONFIG, throwaway_manifest
 from devtools.k8s_sim.cluster import pod_spec
 from tests.e2e.conftest import NAMESPACE, Cluster, simulated_cluster
-from tests.integration.test_bad_input import assert_one_line_failure
 from tests.support.example import Example
 from tests.support.images import push_image
-from tests.support.integration import registry_digest, registry_tags
+from tests.support.integration import assert_one_line_failure, registry_digest, registry_tags
 from tests.support.registry import free_port
 
 pytestmark = pytest.mark.e2e

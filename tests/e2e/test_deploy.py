@@ -9,9 +9,8 @@ import time
 import pytest
 
 from tests.e2e.conftest import Cluster
-from tests.integration.test_bad_input import assert_one_line_failure
 from tests.support.example import Example
-from tests.support.integration import registry_catalog, registry_digest, registry_tags
+from tests.support.integration import assert_one_line_failure, registry_catalog, registry_digest, registry_tags
 
 pytestmark = pytest.mark.e2e
 

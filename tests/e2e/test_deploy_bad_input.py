@@ -9,9 +9,8 @@ import pytest
 
 from tests.conftest import make_built_example
 from tests.e2e.conftest import Cluster, simulated_cluster
-from tests.integration.test_bad_input import assert_one_line_failure
 from tests.support.example import Example
-from tests.support.integration import registry_catalog, registry_tags
+from tests.support.integration import assert_one_line_failure, registry_catalog, registry_tags
 from tests.support.registry import RegistryProcess
 
 pytestmark = pytest.mark.e2e

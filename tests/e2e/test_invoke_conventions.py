@@ -12,10 +12,9 @@ import pytest
 
 from conveyor.registry import RegistryClient
 from tests.e2e.conftest import Cluster
-from tests.integration.test_bad_input import assert_one_line_failure
 from tests.support.example import Example
 from tests.support.images import push_image
-from tests.support.integration import registry_catalog, registry_tags, unavailable
+from tests.support.integration import assert_one_line_failure, registry_catalog, registry_tags, unavailable
 
 pytestmark = pytest.mark.e2e
 

@@ -10,20 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.example import Example
-from tests.support.integration import registry_catalog, unavailable
+from tests.support.integration import assert_one_line_failure, registry_catalog, unavailable
 
 pytestmark = pytest.mark.integration
-
-
-def assert_one_line_failure(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    assert "Traceback" not in output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("conveyor: ")
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def unchanged_registry(

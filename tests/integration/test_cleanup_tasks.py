@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from conveyor.registry import Credentials, RegistryClient
-from tests.integration.test_bad_input import assert_one_line_failure
 from tests.support.example import Example
 from tests.support.images import push_image
-from tests.support.integration import registry_digest, registry_tags
+from tests.support.integration import assert_one_line_failure, registry_digest, registry_tags
 from tests.support.registry import RegistryProcess
 from tests.support.tokenserver import TokenServer, User
 

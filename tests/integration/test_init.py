@@ -24,7 +24,7 @@ from conveyor.console import Console
 from conveyor.docker.compose import ComposeProject
 from conveyor.redact import Redactor
 from conveyor.stages.toolbox import Toolbox
-from tests.support.integration import registry_tags, unavailable
+from tests.support.integration import assert_one_line_failure, registry_tags, unavailable
 from tests.support.registry import RegistryProcess
 
 pytestmark = pytest.mark.integration
@@ -103,17 +103,6 @@ def snapshot(root: Path) -> dict[str, bytes]:
         for path in sorted(root.rglob("*"))
         if path.is_file() and ".git" not in path.relative_to(root).parts
     }
-
-
-def assert_one_line_failure(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output
-    assert "Traceback" not in output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("conveyor: ")
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def settings_of(root: Path, **environ: str) -> Settings:
@@ -224,6 +213,7 @@ def test_a_second_run_names_what_exists_and_force_replaces_only_generated_files(
         again,
         "invoke.yaml, compose.conveyor.yaml, compose.prod.conveyor.yaml, .env.example already exist",
         "--force",
+        exit_code=1,
     )
     assert snapshot(root) == before
     forced = conveyor(root, "init", "--force")
@@ -240,7 +230,7 @@ def test_no_compose_file(tmp_path: Path) -> None:
     (root / "deploy").mkdir(parents=True)
     (root / "deploy" / "docker-compose.yml").write_text("services: {}\n")
     result = conveyor(root, "init")
-    assert_one_line_failure(result, f"no compose file in {root}", "--file deploy/docker-compose.yml")
+    assert_one_line_failure(result, f"no compose file in {root}", "--file deploy/docker-compose.yml", exit_code=1)
     assert sorted(p.name for p in root.iterdir()) == ["deploy"]
 
 
@@ -259,7 +249,7 @@ def test_a_compose_file_that_does_not_parse(tmp_path: Path, text: str, words: li
     root.mkdir()
     (root / "compose.yaml").write_text(text)
     result = conveyor(root, "init")
-    assert_one_line_failure(result, *words)
+    assert_one_line_failure(result, *words, exit_code=1)
     assert str(tmp_path) not in result.stderr  # paths as the user knows them
     assert sorted(p.name for p in root.iterdir()) == ["compose.yaml"]
 
@@ -268,7 +258,7 @@ def test_a_prod_file_that_does_not_parse(tmp_path: Path) -> None:
     root = shop(tmp_path)
     (root / "compose.prod.yaml").write_text("services:\n  api:\n    build: {context: .\n")
     before = snapshot(root)
-    assert_one_line_failure(conveyor(root, "init"), "docker compose cannot read compose.prod.yaml: yaml:")
+    assert_one_line_failure(conveyor(root, "init"), "docker compose cannot read compose.prod.yaml: yaml:", exit_code=1)
     assert snapshot(root) == before
 
 
@@ -276,7 +266,7 @@ def test_unknown_ci_service(tmp_path: Path) -> None:
     root = shop(tmp_path)
     before = snapshot(root)
     result = conveyor(root, "init", "--ci-service", "app")
-    assert_one_line_failure(result, "--ci-service 'app' is not a service of compose.yaml", "pgsql, php")
+    assert_one_line_failure(result, "--ci-service 'app' is not a service of compose.yaml", "pgsql, php", exit_code=1)
     assert snapshot(root) == before
 
 
@@ -291,7 +281,7 @@ def test_compose_v2_missing(tmp_path: Path) -> None:
         unavailable("compose is installed system-wide, so it cannot be hidden with DOCKER_CONFIG")
     before = snapshot(root)
     result = conveyor(root, "init", DOCKER_CONFIG=str(empty))
-    assert_one_line_failure(result, "Docker Compose v2 is missing", "cli-plugins")
+    assert_one_line_failure(result, "Docker Compose v2 is missing", "cli-plugins", exit_code=1)
     assert snapshot(root) == before
 
 
@@ -304,7 +294,7 @@ def test_docker_missing(tmp_path: Path) -> None:
     (bin_dir / "git").symlink_to(git_path)
     before = snapshot(root)
     result = conveyor(root, "init", PATH=str(bin_dir))
-    assert_one_line_failure(result, "docker is not installed")
+    assert_one_line_failure(result, "docker is not installed", exit_code=1)
     assert snapshot(root) == before
 
 

@@ -59,3 +59,21 @@ def registry_catalog(url: str) -> list[str]:
     response = requests.get(f"{url}/v2/_catalog", timeout=10)
     response.raise_for_status()
     return sorted(response.json().get("repositories") or [])
+
+
+def assert_one_line_failure(
+    result: subprocess.CompletedProcess[str], *words: str, exit_code: int | None = None
+) -> None:
+    """A failure as Conveyor reports bad input: a non-zero exit code (`exit_code` when given), no traceback,
+    one line on stderr starting `conveyor: ` and holding every one of `words`."""
+    output = result.stdout + result.stderr
+    if exit_code is None:
+        assert result.returncode != 0, output
+    else:
+        assert result.returncode == exit_code, output
+    assert "Traceback" not in output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("conveyor: ")
+    for word in words:
+        assert word in lines[0], lines[0]
