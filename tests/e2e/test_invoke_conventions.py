@@ -47,6 +47,8 @@ def test_inv_dry_changes_nothing_on_any_task(example: Example, cluster: Cluster)
         "build-ci": example.inv("--dry", "build-ci"),
         "gitlab-ci": example.inv("--dry", "gitlab-ci"),
         "ci-image": example.inv("--dry", "cleanup.ci-image"),
+        "build-prod": example.inv("--dry", "build-prod"),
+        "pipeline": example.inv("--dry", "pipeline", **cluster.env()),
     }
     assert snapshot(example, cluster) == before
     for name, result in runs.items():
@@ -54,7 +56,8 @@ def test_inv_dry_changes_nothing_on_any_task(example: Example, cluster: Cluster)
     assert f"dry run: would-delete {example.repository}:build.1" in runs["cleanup"].stdout
     assert f"dry run: would-delete {example.repository}:build.2" in runs["policy"].stdout
     assert "dry run: would write .gitlab-ci.yml" in runs["gitlab-ci"].stdout
-    assert "would push" in runs["build-ci"].stdout
+    assert "would push" in runs["build-ci"].stdout and "would push" in runs["build-prod"].stdout
+    assert "deploy" in runs["pipeline"].stdout and "pipeline: passed" not in runs["pipeline"].stdout
 
 
 # ---- chained tasks --------------------------------------------------------------------------------------
