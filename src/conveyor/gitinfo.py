@@ -16,6 +16,7 @@ _QUESTIONS = {
     "commit": ("git", "rev-parse", "--verify", "-q", "HEAD"),
     "branch": ("git", "symbolic-ref", "--short", "-q", "HEAD"),
     "origin": ("git", "remote", "get-url", "origin"),
+    "default_branch": ("git", "symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD"),
 }
 LS_REMOTE_TIMEOUT = 30.0
 _USERINFO = re.compile(r"://[^/@\s]+@")  # credentials in a remote's URL (GitLab puts the job token there)
@@ -24,8 +25,8 @@ _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": 
 
 
 class GitAnswer:
-    """Answers "commit", "branch" or "origin" (its URL) for one directory; None outside a repository,
-    without git, or when there is no such thing."""
+    """Answers "commit", "branch", "origin" (its URL) or "default_branch" (origin/HEAD) for one directory;
+    None outside a repository, without git, or when there is no such thing."""
 
     def __init__(self, project_dir: Path) -> None:
         self._project_dir = project_dir

@@ -19,15 +19,27 @@ from conveyor import tagnames
 from conveyor.config import derived
 from conveyor.config import specs as projectconfig
 from conveyor.config.durations import ROLLOUT_MAX, parse_duration
-from conveyor.config.specs import DEFAULT_COVERAGE_REGEX, DeployTarget, JobSpec, ProdImage
+from conveyor.config.specs import DEFAULT_COVERAGE_REGEX, DeployTarget, EnvironmentSpec, JobSpec, ProdImage, ReportSpec
 from conveyor.errors import BadReference, ConfigError
 from conveyor.reference import ImageReference
 from conveyor.slug import ref_slug
 
-__all__ = ["DEFAULT_COVERAGE_REGEX", "SETTINGS", "DeployTarget", "Given", "JobSpec", "ProdImage", "Settings"]
+__all__ = [
+    "DEFAULT_COVERAGE_REGEX",
+    "SETTINGS",
+    "DeployTarget",
+    "EnvironmentSpec",
+    "Given",
+    "JobSpec",
+    "Place",
+    "ProdImage",
+    "ReportSpec",
+    "Settings",
+]
 
 GitLookup = Callable[[str], str | None]
-"""Answers a git question ("commit" or "branch") for the project, or None outside a git repository."""
+"""Answers a git question ("commit", "branch", "origin" or "default_branch") for the project, or None outside
+a git repository or when git does not know."""
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 Kind = Literal["text", "list", "duration", "count", "choice"]
@@ -71,15 +83,18 @@ def setting(
 
 @dataclass(frozen=True)
 class Place:
-    """A place Conveyor deploys to: an environment's kube context (empty: the kubeconfig's current one),
-    namespace (empty: the context's), Deployment containers, and the tag promoted there after a rollout.
-    The deletion guard asks every place before it deletes anything a cluster might run."""
+    """An environment Conveyor deploys to: its kube context (empty: the kubeconfig's current one),
+    namespace (empty: the context's), Deployment containers, the tag promoted there after a rollout, how
+    its deploy starts (`auto` on deployable branches, or `manual`) and its URL. The deletion guard asks
+    every place before it deletes anything a cluster might run."""
 
     environment: str
     context: str
     namespace: str
     targets: tuple[DeployTarget, ...]
     promotion_tag: str
+    when: str = "auto"
+    url: str = ""
 
     def describe(self) -> str:
         context = f"context {self.context}" if self.context else "the current context"
@@ -89,12 +104,15 @@ class Place:
 
 @dataclass(frozen=True)
 class ProdNames:
-    """One prod image's tags: the release `prod-<sha>` of this commit, the build cache `prod` (production's
-    promotion tag), and the promotion tag of the environment being deployed (`prod` for production)."""
+    """One prod image's tags: the release `prod-<sha>` of this commit and the build cache `prod`
+    (production's promotion tag). An environment's promotion tag is `promotion(place)`."""
 
     release: ImageReference
     cache: ImageReference
-    promotion: ImageReference
+
+    def promotion(self, place: Place) -> ImageReference:
+        """The tag `place` promotes after a verified rollout (`prod` for production, `prod-<env>` elsewhere)."""
+        return self.release.with_tag(place.promotion_tag)
 
 
 @dataclass(frozen=True)
@@ -166,6 +184,26 @@ class Settings:
     ref_slug: str = field(
         metadata=setting("CI_COMMIT_REF_SLUG", "", "URL-safe ref (default: computed by GitLab's rule).")
     )
+    commit_branch: str = field(
+        metadata=setting(
+            "CI_COMMIT_BRANCH",
+            "",
+            "Branch being built; GitLab leaves it unset in tag pipelines (default outside GitLab: the git branch).",
+        )
+    )
+    commit_tag: str = field(
+        metadata=setting("CI_COMMIT_TAG", "", "Tag being built (GitLab sets it in tag pipelines, which never deploy).")
+    )
+    default_branch: str = field(
+        metadata=setting(
+            "CI_DEFAULT_BRANCH", "", "The project's default branch (default outside GitLab: origin's HEAD)."
+        )
+    )
+    pipeline_source: str = field(
+        metadata=setting(
+            "CI_PIPELINE_SOURCE", "push", "What started the pipeline (GitLab's; `schedule` runs only the cleanup)."
+        )
+    )
     pipeline_id: str = field(
         metadata=setting("CI_PIPELINE_ID", "local", "Pipeline id, recorded in deploy change causes.")
     )
@@ -190,8 +228,9 @@ class Settings:
     deployable_branches: tuple[str, ...] = field(
         metadata=setting(
             "CONVEYOR_DEPLOYABLE_BRANCHES",
-            "main",
-            "Branches (glob patterns, ':'-separated) whose pipelines build prod images and deploy.",
+            "",
+            "Branches (glob patterns, ':'-separated) whose pipelines build prod images and deploy "
+            "(default: the project's default branch).",
             kind="list",
         )
     )
@@ -216,7 +255,19 @@ class Settings:
     )
     docker_config: str = field(metadata=setting("DOCKER_CONFIG", "", "Docker client configuration directory."))
     kube_namespace: str = field(
-        metadata=setting("KUBE_NAMESPACE", "", "Kubernetes namespace (default: the kubeconfig context's).")
+        metadata=setting(
+            "KUBE_NAMESPACE",
+            "",
+            "Kubernetes namespace of the environment being deployed (default: its own, else the context's).",
+        )
+    )
+    kube_context: str = field(
+        metadata=setting(
+            "KUBE_CONTEXT",
+            "",
+            "Kubeconfig context of the environment being deployed, as GitLab's agent names it "
+            "(default: its own, else the current context).",
+        )
     )
     kubeconfig: str = field(
         metadata=setting("KUBECONFIG", "", "Kubeconfig file (GitLab's agent sets it; default ~/.kube/config).")
@@ -228,7 +279,12 @@ class Settings:
         metadata=setting("KUBERNETES_SERVICE_PORT", "", "Set inside a pod: the in-cluster API port.")
     )
     environment_name: str = field(
-        metadata=setting("CI_ENVIRONMENT_NAME", "production", "GitLab environment the deploy job targets.")
+        metadata=setting(
+            "CI_ENVIRONMENT_NAME",
+            "",
+            "Environment to deploy (GitLab sets it in a deploy job; default: the only environment, or the first "
+            "automatic one; without conveyor.environments it names the one environment, `production`).",
+        )
     )
     rollback: str = field(
         metadata=setting(
@@ -267,6 +323,7 @@ class Settings:
     test_jobs: tuple[JobSpec, ...]
     prod_images: tuple[ProdImage, ...]
     deploy_targets: tuple[DeployTarget, ...]
+    environments: tuple[EnvironmentSpec, ...] = ()
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)  # the process's
 
@@ -284,21 +341,62 @@ class Settings:
             prod[image.name] = ProdNames(
                 release=repository.with_tag(tagnames.release_tag(self.commit_sha)),
                 cache=repository.with_tag(tagnames.GENERIC),
-                promotion=repository.with_tag(tagnames.promotion_tag(self.environment_name)),
             )
         return ImageNames(ci_commit=ci.with_tag(self.commit_sha), ci_branch=ci.with_tag(self.ref_slug), prod=prod)
 
-    @property
-    def deploy_place(self) -> Place:
-        """The place `inv deploy` deploys to: this environment (CI_ENVIRONMENT_NAME)."""
-        promotion = tagnames.promotion_tag(self.environment_name)
-        return Place(self.environment_name, "", self.kube_namespace, self.deploy_targets, promotion)
+    @functools.cached_property
+    def places(self) -> tuple[Place, ...]:
+        """Every environment Conveyor deploys to, in deploy order, which the deletion guard asks. Without
+        conveyor.environments: one (CI_ENVIRONMENT_NAME, default production), none without deploy targets.
+        KUBE_CONTEXT and KUBE_NAMESPACE (and --context, --namespace) apply to the environment being deployed
+        only; every other keeps its own."""
+        if not self.environments:
+            if not self.deploy_targets:
+                return ()
+            name = self.environment_name or tagnames.PRODUCTION
+            spec = EnvironmentSpec(name=name, when="auto")
+            return (self._place(spec, chosen=True),)
+        chosen = self._chosen_environment()
+        return tuple(self._place(spec, chosen=spec.name == chosen) for spec in self.environments)
+
+    def _place(self, spec: EnvironmentSpec, chosen: bool) -> Place:
+        return Place(
+            environment=spec.name,
+            context=(self.kube_context if chosen else "") or spec.context,
+            namespace=(self.kube_namespace if chosen else "") or spec.namespace,
+            targets=self.deploy_targets if spec.targets is None else spec.targets,
+            promotion_tag=tagnames.promotion_tag(spec.name),
+            when=spec.when,
+            url=spec.url,
+        )
+
+    def _chosen_environment(self) -> str:
+        """The environment being deployed: CI_ENVIRONMENT_NAME (--environment), else the only one, else the
+        first that starts automatically; empty when every one starts by hand and none is named."""
+        if self.environment_name or len(self.environments) == 1:
+            return self.environment_name or self.environments[0].name
+        return next((spec.name for spec in self.environments if spec.when == "auto"), "")
 
     @property
-    def places(self) -> tuple[Place, ...]:
-        """Every place Conveyor deploys to, which the deletion guard asks (today one: this environment;
-        none without deploy targets)."""
-        return (self.deploy_place,) if self.deploy_targets else ()
+    def deploy_place(self) -> Place:
+        """The environment `inv deploy` deploys to (see `places`)."""
+        if not self.places:
+            raise ConfigError("no deploy targets configured", "add conveyor.deploy_targets to invoke.yaml")
+        chosen = self._chosen_environment() if self.environments else self.places[0].environment
+        for place in self.places:
+            if place.environment == chosen:
+                return place
+        names = ", ".join(place.environment for place in self.places)
+        raise ConfigError(
+            f"every environment ({names}) is deployed by hand and none was named",
+            "name one: inv deploy --environment NAME (GitLab sets CI_ENVIRONMENT_NAME)",
+        )
+
+    @property
+    def deploy_patterns(self) -> tuple[str, ...]:
+        """The deployable branch patterns: conveyor.deployable_branches, else the default branch (none when
+        it is unknown)."""
+        return self.deployable_branches or ((self.default_branch,) if self.default_branch else ())
 
     @property
     def in_gitlab(self) -> bool:
@@ -314,8 +412,27 @@ class Settings:
 
     @property
     def deployable(self) -> bool:
-        """Whether this ref may build prod images and deploy (a glob match against deployable_branches)."""
-        return any(fnmatch.fnmatchcase(self.ref_name, pattern) for pattern in self.deployable_branches)
+        """Whether this pipeline may build prod images and deploy: its branch (CI_COMMIT_BRANCH, the
+        variable the generated rules test; tag pipelines have none) matches a deployable branch glob."""
+        return bool(self.commit_branch) and any(
+            fnmatch.fnmatchcase(self.commit_branch, pattern) for pattern in self.deploy_patterns
+        )
+
+    def why_not_deployable(self) -> str:
+        """Why this pipeline does not deploy, in one phrase."""
+        if self.commit_tag or not self.commit_branch:
+            return f"{self.ref_name!r} is a tag, not a branch: tag pipelines do not deploy"
+        if not self.deploy_patterns:
+            return (
+                f"the default branch is unknown, so no branch is deployable ({self.source('default_branch')} "
+                "is not set and origin's HEAD is not known)"
+            )
+        return f"{self.commit_branch!r} is not a deployable branch ({', '.join(self.deploy_patterns)})"
+
+    @property
+    def scheduled(self) -> bool:
+        """A scheduled pipeline (CI_PIPELINE_SOURCE=schedule) runs only the scheduled cleanup."""
+        return self.pipeline_source == "schedule"
 
     @property
     def password(self) -> str:
@@ -388,12 +505,17 @@ def load_settings(
     values["commit_sha"] = values["commit_sha"] or _from_git(git, "commit")
     values["ref_name"] = values["ref_name"] or _from_git(git, "branch")
     values["ref_slug"] = values["ref_slug"] or ref_slug(values["ref_name"])
+    in_gitlab = values["gitlab_ci"] == "true"
+    if not (in_gitlab or values["commit_tag"]):
+        values["commit_branch"] = values["commit_branch"] or values["ref_name"]
+    values["default_branch"] = values["default_branch"] or (git("default_branch") or "").removeprefix("origin/")
     settings = Settings(
         project_dir=project_dir,
         compose_files=tuple(project_dir / p for p in values.pop("compose_files")),
         prod_compose_files=tuple(project_dir / p for p in values.pop("prod_compose_files")),
         prod_images=projectconfig.prod_images(section.get("prod_images")),
         deploy_targets=projectconfig.deploy_targets(section.get("deploy_targets")),
+        environments=projectconfig.environments(section.get("environments")),
         reports_dir=project_dir / values.pop("reports_dir"),
         test_jobs=projectconfig.test_jobs(section.get("test_jobs"), values["ci_service"]),
         sources={name: given.source for name, given in chosen.items()},
@@ -486,13 +608,7 @@ def _validate(settings: Settings) -> None:
         )
     if not settings.ref_slug:
         raise ConfigError(f"ref {settings.ref_name!r} has an empty slug", "set CI_COMMIT_REF_NAME to a branch name")
-    promotion = tagnames.promotion_tag(settings.environment_name)
-    if promotion == tagnames.RELEASE_PREFIX or tagnames.is_release(promotion):
-        raise ConfigError(
-            f"{source('environment_name')} {settings.environment_name!r} gives the promotion tag {promotion!r}, "
-            "which is not a name or looks like a release",
-            "name the environment with letters (production, staging, review-x)",
-        )
+    _check_environments(settings)
     if not _NAME.match(settings.compose_project):
         raise ConfigError(
             f"{source('compose_project')} {settings.compose_project!r} is not a compose project name",
@@ -505,13 +621,7 @@ def _validate(settings: Settings) -> None:
             f"{source('reports_dir')}: {settings.reports_dir} is a file, not a directory",
             "point it at a directory (or remove the file)",
         )
-    prod_names = {image.name for image in settings.prod_images}
-    for index, target in enumerate(settings.deploy_targets):
-        if target.image not in prod_names:
-            raise ConfigError(
-                f"{projectconfig.key('deploy_targets', index, 'image')} {target.image!r} is not a prod image",
-                f"use one of: {', '.join(sorted(prod_names)) or 'none'} ({projectconfig.key('prod_images')})",
-            )
+    _check_targets(settings)
     for prod in settings.prod_images:
         _check_image(projectconfig.key("prod_images", prod.name), f"{settings.registry_image}/{prod.name}")
     images = settings.images
@@ -526,6 +636,53 @@ def _validate(settings: Settings) -> None:
             from conveyor.config.patterns import compile_pattern  # RE2: not for `inv --list`
 
             compile_pattern(job.coverage_regex, projectconfig.key("test_jobs", job.name, "coverage"))
+
+
+def _check_environments(settings: Settings) -> None:
+    """Every environment's name gives a promotion tag of its own that is not a release; a named environment
+    (CI_ENVIRONMENT_NAME, --environment) is one of them; each has deploy targets."""
+    source = settings.source
+    names = [spec.name for spec in settings.environments]
+    if settings.environment_name and names and settings.environment_name not in names:
+        raise ConfigError(
+            f"{source('environment_name')} {settings.environment_name!r} is not an environment of this project",
+            f"use one of: {', '.join(names)} ({projectconfig.key('environments')})",
+        )
+    promoted: dict[str, str] = {}
+    for name in names or [settings.environment_name or tagnames.PRODUCTION]:
+        where = projectconfig.key("environments", name) if names else source("environment_name")
+        promotion = tagnames.promotion_tag(name)
+        if promotion == tagnames.RELEASE_PREFIX or tagnames.is_release(promotion):
+            raise ConfigError(
+                f"{where} {name!r} gives the promotion tag {promotion!r}, which is not a name or looks like a release",
+                "name the environment with letters (production, staging, review-x)",
+            )
+        if promotion in promoted:
+            raise ConfigError(
+                f"{where}: environments {promoted[promotion]!r} and {name!r} share the promotion tag {promotion!r}",
+                "give the environments names that differ in more than case and punctuation",
+            )
+        promoted[promotion] = name
+    for spec in settings.environments:
+        if not (settings.deploy_targets if spec.targets is None else spec.targets):
+            raise ConfigError(
+                f"{projectconfig.key('environments', spec.name)} has no deploy targets",
+                f"set {projectconfig.key('deploy_targets')} or its own deploy_targets",
+            )
+
+
+def _check_targets(settings: Settings) -> None:
+    """Every deploy target (of every environment) runs a configured prod image."""
+    prod_names = {image.name for image in settings.prod_images}
+    lists: list[tuple[tuple[object, ...], tuple[DeployTarget, ...]]] = [(("deploy_targets",), settings.deploy_targets)]
+    lists += [(("environments", s.name, "deploy_targets"), s.targets) for s in settings.environments if s.targets]
+    for where, targets in lists:
+        for index, target in enumerate(targets):
+            if target.image not in prod_names:
+                raise ConfigError(
+                    f"{projectconfig.key(*where, index, 'image')} {target.image!r} is not a prod image",
+                    f"use one of: {', '.join(sorted(prod_names)) or 'none'} ({projectconfig.key('prod_images')})",
+                )
 
 
 def _check_image(variable: str, text: str) -> None:

@@ -17,21 +17,41 @@ from conveyor.errors import ConfigError
 FILE = "invoke.yaml"
 SECTION = "conveyor"
 DEFAULT_COVERAGE_REGEX = r"^\s*Lines:\s*(\d+(?:\.\d+)?)%"
-JOB_KEYS = ("command", "service", "services", "coverage")
+JOB_KEYS = ("command", "service", "services", "coverage", "reports")
+REPORT_KEYS = ("junit", "coverage")
+COVERAGE_REPORT_KEYS = ("format", "path")
+COVERAGE_FORMATS = ("cobertura", "jacoco")  # what GitLab's artifacts:reports:coverage_report accepts
 PROD_IMAGE_KEYS = ("service",)
 TARGET_KEYS = ("deployment", "container", "image")
-STRUCTURED = ("test_jobs", "prod_images", "deploy_targets")
+ENVIRONMENT_KEYS = ("when", "context", "namespace", "url", "deploy_targets")
+WHEN = ("auto", "manual")
+STRUCTURED = ("test_jobs", "prod_images", "deploy_targets", "environments")
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """The report files a test job writes inside its container (paths as the job sees them, relative to its
+    working directory or absolute), copied out after the run: a JUnit file, a coverage file and its format."""
+
+    junit: str = ""
+    coverage: str = ""
+    coverage_format: str = ""
+
+    def files(self) -> dict[str, str]:
+        """kind -> the path inside the container, for the declared ones: `junit`, `coverage`."""
+        return {kind: path for kind, path in (("junit", self.junit), ("coverage", self.coverage)) if path}
 
 
 @dataclass(frozen=True)
 class JobSpec:
-    """A test job: a command run in a compose service of the CI image."""
+    """A test job: a command run in a compose service of the CI image, and the reports it writes."""
 
     name: str
     command: str
     service: str
     services: tuple[str, ...] = ()
     coverage_regex: str = ""
+    reports: ReportSpec = ReportSpec()
 
     @property
     def no_deps(self) -> bool:
@@ -54,6 +74,21 @@ class DeployTarget:
     deployment: str
     container: str
     image: str
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """An environment as invoke.yaml describes it (`environments: {staging: {...}, production: {...}}`, in
+    deploy order): how its deploy starts (`auto` on deployable branches, or `manual`), its kube context and
+    namespace (empty: the kubeconfig's current context, the context's namespace), its URL, and its deploy
+    targets (None: conveyor.deploy_targets)."""
+
+    name: str
+    when: str
+    context: str = ""
+    namespace: str = ""
+    url: str = ""
+    targets: tuple[DeployTarget, ...] | None = None
 
 
 def key(*parts: object) -> str:
@@ -119,9 +154,44 @@ def test_jobs(raw: object, default_service: str) -> tuple[JobSpec, ...]:
                 service=text(spec.get("service") or default_service, "test_jobs", name, "service"),
                 services=texts(spec.get("services") or [], "test_jobs", name, "services"),
                 coverage_regex=DEFAULT_COVERAGE_REGEX if coverage is True else str(coverage or ""),
+                reports=report_spec(spec.get("reports"), "test_jobs", name, "reports"),
             )
         )
     return tuple(jobs)
+
+
+def report_spec(raw: object, *where: object) -> ReportSpec:
+    """`reports: {junit: var/junit.xml, coverage: {format: cobertura, path: var/coverage.xml}}`."""
+    if raw is None:
+        return ReportSpec()
+    spec = mapping(raw, *where, example="{junit: var/junit.xml}")
+    check_keys(spec, REPORT_KEYS, *where)
+    junit = _report_path(spec.get("junit"), *where, "junit")
+    coverage_format = ""
+    coverage = ""
+    if spec.get("coverage") is not None:
+        example = "{format: cobertura, path: var/coverage.xml}"
+        report = mapping(spec["coverage"], *where, "coverage", example=example)
+        check_keys(report, COVERAGE_REPORT_KEYS, *where, "coverage")
+        coverage_format = text(report.get("format") or "cobertura", *where, "coverage", "format")
+        if coverage_format not in COVERAGE_FORMATS:
+            raise ConfigError(
+                f"{key(*where, 'coverage', 'format')} {coverage_format!r} is not a coverage format GitLab reads",
+                f"use one of: {', '.join(COVERAGE_FORMATS)}",
+            )
+        coverage = _report_path(report.get("path"), *where, "coverage", "path")
+        if not coverage:
+            raise ConfigError(f"{key(*where, 'coverage')} has no path", f"set {key(*where, 'coverage', 'path')}")
+    return ReportSpec(junit=junit, coverage=coverage, coverage_format=coverage_format)
+
+
+def _report_path(raw: object, *where: object) -> str:
+    if raw is None:
+        return ""
+    path = text(raw, *where).strip()
+    if not path or "\n" in path or path.endswith("/"):
+        raise ConfigError(f"{key(*where)} {path!r} is not a file path", "name the file the job writes: var/junit.xml")
+    return path
 
 
 def prod_images(raw: object) -> tuple[ProdImage, ...]:
@@ -135,27 +205,54 @@ def prod_images(raw: object) -> tuple[ProdImage, ...]:
     return tuple(images)
 
 
-def deploy_targets(raw: object) -> tuple[DeployTarget, ...]:
+def deploy_targets(raw: object, *where: object) -> tuple[DeployTarget, ...]:
     """`deploy_targets: [{deployment, container, image}]` (container and image default to the deployment)."""
+    where = where or ("deploy_targets",)
     if not isinstance(raw, list | tuple):
         if raw is None:
             return ()
-        raise ConfigError(f"{key('deploy_targets')} must be a list, not {_kind(raw)}", "write [{deployment: web}]")
+        raise ConfigError(f"{key(*where)} must be a list, not {_kind(raw)}", "write [{deployment: web}]")
     targets = []
     for index, spec in enumerate(raw):
-        spec = mapping(spec, "deploy_targets", index, example="{deployment: web, container: web, image: web}")
-        check_keys(spec, TARGET_KEYS, "deploy_targets", index)
+        spec = mapping(spec, *where, index, example="{deployment: web, container: web, image: web}")
+        check_keys(spec, TARGET_KEYS, *where, index)
         if not spec.get("deployment"):
-            raise ConfigError(f"{key('deploy_targets', index)} names no deployment", "give it deployment: NAME")
-        deployment = text(spec["deployment"], "deploy_targets", index, "deployment")
+            raise ConfigError(f"{key(*where, index)} names no deployment", "give it deployment: NAME")
+        deployment = text(spec["deployment"], *where, index, "deployment")
         targets.append(
             DeployTarget(
                 deployment=deployment,
-                container=text(spec.get("container") or deployment, "deploy_targets", index, "container"),
-                image=text(spec.get("image") or deployment, "deploy_targets", index, "image"),
+                container=text(spec.get("container") or deployment, *where, index, "container"),
+                image=text(spec.get("image") or deployment, *where, index, "image"),
             )
         )
     return tuple(targets)
+
+
+def environments(raw: object) -> tuple[EnvironmentSpec, ...]:
+    """`environments: {staging: {when, context, namespace, url, deploy_targets}, production: {...}}`, in
+    deploy order. `when` defaults to `auto` for the first environment and `manual` for the later ones."""
+    example = "{staging: {namespace: shop-staging}, production: {when: manual}}"
+    found = []
+    for index, (name, spec) in enumerate(mapping(raw or {}, "environments", example=example).items()):
+        where = ("environments", name)
+        spec = mapping(spec or {}, *where, example="{when: manual, namespace: shop}")
+        check_keys(spec, ENVIRONMENT_KEYS, *where)
+        when = text(spec.get("when") or ("auto" if index == 0 else "manual"), *where, "when")
+        if when not in WHEN:
+            raise ConfigError(f"{key(*where, 'when')} {when!r} is not one of {', '.join(WHEN)}", "fix it")
+        raw_targets = spec.get("deploy_targets")
+        found.append(
+            EnvironmentSpec(
+                name=str(name),
+                when=when,
+                context=text(spec.get("context") or "", *where, "context"),
+                namespace=text(spec.get("namespace") or "", *where, "namespace"),
+                url=text(spec.get("url") or "", *where, "url"),
+                targets=None if raw_targets is None else deploy_targets(raw_targets, *where, "deploy_targets"),
+            )
+        )
+    return tuple(found)
 
 
 def check_file(path: Path, scalars: Iterable[str]) -> None:
@@ -178,6 +275,7 @@ def check_file(path: Path, scalars: Iterable[str]) -> None:
     test_jobs(conveyor.get("test_jobs"), "app")
     prod_images(conveyor.get("prod_images"))
     deploy_targets(conveyor.get("deploy_targets"))
+    environments(conveyor.get("environments"))
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

@@ -52,7 +52,9 @@ def promote_and_prune(tools: Toolbox, known: Knowledge, dry_run: bool = False) -
     """For every prod image: move the environment's promotion tag to this commit's release, then delete
     the releases the guard lets go (not used by a cluster, not among the newest kept for rollback, not
     promoted anywhere). The caller has verified the rollout (see deploy_stage.promotable)."""
-    prod = tools.settings.images.prod
+    place = tools.settings.deploy_place
+    used = {target.image for target in place.targets}
+    prod = {name: names for name, names in tools.settings.images.prod.items() if name in used}
     if not prod:
         tools.console.line("cleanup.old-prod: no prod images configured")
         return
@@ -61,7 +63,7 @@ def promote_and_prune(tools: Toolbox, known: Knowledge, dry_run: bool = False) -
     reports = []
     with tools.registry() as client:
         for names in prod.values():
-            repository, release, promotion = names.release.repository, names.release.tag, names.promotion.tag
+            repository, release, promotion = names.release.repository, names.release.tag, place.promotion_tag
             note = promote(client, repository, release, promotion, dry_run)
             tags = collect_tags(client, repository, only=())
             if dry_run and release in tags:  # as the registry will be once promoted

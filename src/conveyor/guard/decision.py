@@ -9,6 +9,8 @@ A tag is kept, with the reason, when
 - a cluster that should be asked could not be (unreachable, forbidden): fail closed;
 - it is a promotion tag, or a release that shares its image with one (an environment runs it);
 - it is a release among the newest `keep_releases`, or a release whose creation time is unknown;
+- it is a release newer than what a later environment runs (staging has it, production's manual deploy
+  may still take it), or a later environment has no release yet, or its release's age is unknown;
 - a branch on `origin` has it as its slug, or `origin` could not be asked whether one does.
 
 Throwaway placeholders left by an interrupted deletion are never images: they are finished (deleted)."""
@@ -91,6 +93,7 @@ class Facts:
     branches: Branches | None = None
     keep_releases: int = 3
     environments: Mapping[str, str] = field(default_factory=dict)  # promotion tag -> environment
+    deploy_order: tuple[str, ...] = ()  # the promotion tags of the environments, in the order they are deployed
 
 
 Action = Literal["delete", "keep", "absent"]
@@ -139,6 +142,7 @@ def decide(candidates: Mapping[str, str], facts: Facts) -> list[Verdict]:
                 usage.reason(tag, info.digest)
                 or _promotion_reason(info, promoted, facts)
                 or _release_reason(info, newest, facts.keep_releases)
+                or _waiting_reason(info, facts)
                 or _branch_reason(tag, facts.branches)
             )
             verdicts.append(Verdict(tag, "keep" if keep else "delete", keep or why, info.digest))
@@ -181,6 +185,24 @@ def _release_reason(info: TagInfo, newest: frozenset[str], keep: int) -> str:
     if info.created is None:
         return "creation time unknown: it may be one of the newest releases"
     return f"one of the {keep} newest releases (kept for rollback)" if info.tag in newest else ""
+
+
+def _waiting_reason(info: TagInfo, facts: Facts) -> str:
+    """A release that an earlier environment may run and a later one may still be given (the same image goes
+    to each environment in turn): newer than what a later environment runs, or that environment has no
+    release yet. Only with more than one environment."""
+    if not tagnames.is_release(info.tag) or info.created is None:
+        return ""
+    for tag in facts.deploy_order[1:]:
+        environment = facts.environments.get(tag, tag)
+        runs = facts.tags.get(tag)
+        if runs is None:
+            return f"environment {environment} has no release yet ({tag}): it may still be deployed there"
+        if runs.created is None:
+            return f"the age of what environment {environment} runs ({tag}) is unknown: it may still be deployed there"
+        if info.created > runs.created:
+            return f"newer than what environment {environment} runs ({tag}): it may still be deployed there"
+    return ""
 
 
 def _branch_reason(tag: str, branches: Branches | None) -> str:

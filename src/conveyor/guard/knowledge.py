@@ -46,6 +46,7 @@ class Knowledge:
             branches=self.branches() if needs_branches(candidates) else None,
             keep_releases=settings.keep_releases,
             environments=environments,
+            deploy_order=tuple(p.promotion_tag for p in settings.places),
         )
 
     def check(self, repository: str) -> None:

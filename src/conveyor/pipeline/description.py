@@ -22,6 +22,8 @@ class PipelineJob:
     deployable_only: bool = False
     always: bool = False
     environment: str = ""
+    url: str = ""
+    manual: bool = False
     coverage: bool = False
     junit: str = ""
 
@@ -54,19 +56,30 @@ def describe(settings: Settings) -> tuple[PipelineJob, ...]:
                 deployable_only=True,
             )
         )
-    if settings.deploy_targets:
-        jobs.append(
-            PipelineJob(
-                name="deploy",
-                stage="deploy",
-                task=("deploy",),
-                needs=("build-prod",),
-                deployable_only=True,
-                environment=settings.environment_name,
-            )
-        )
+    jobs += deploy_jobs(settings)
     jobs.append(PipelineJob(name="cleanup:ci-image", stage="cleanup", task=("cleanup.ci-image",), always=True))
     return tuple(jobs)
+
+
+def deploy_jobs(settings: Settings) -> list[PipelineJob]:
+    """One deploy job per environment, in order, each after the one before: `deploy` when the project has
+    one environment and no conveyor.environments, else `deploy:<environment>` with `--environment`."""
+    jobs: list[PipelineJob] = []
+    named = bool(settings.environments)
+    for place in settings.places:
+        jobs.append(
+            PipelineJob(
+                name=f"deploy:{place.environment}" if named else "deploy",
+                stage="deploy",
+                task=("deploy", "--environment", place.environment) if named else ("deploy",),
+                needs=(jobs[-1].name,) if jobs else ("build-prod",),
+                deployable_only=True,
+                environment=place.environment,
+                url=place.url,
+                manual=place.when == "manual",
+            )
+        )
+    return jobs
 
 
 def select(jobs: tuple[PipelineJob, ...], until: str = "", only: str = "") -> tuple[PipelineJob, ...]:

@@ -70,7 +70,7 @@ def plan_lines(tools: Toolbox, jobs: Sequence[PipelineJob]) -> list[str]:
 
 def skip_reason(tools: Toolbox, job: PipelineJob, failed_before: bool) -> str:
     if job.deployable_only and not tools.settings.deployable:
-        return f"{tools.settings.ref_name!r} is not a deployable branch"
+        return tools.settings.why_not_deployable()
     if failed_before and not job.always:
         return "an earlier stage failed"
     return ""

@@ -57,8 +57,7 @@ def build_prod(tools: Toolbox, dry_run: bool = False) -> list[BuildResult]:
     """On deployable branches, build, push and verify every prod image as `prod-<sha>`."""
     settings = tools.settings
     if not settings.deployable:
-        patterns = ", ".join(settings.deployable_branches) or "none"
-        tools.console.line(f"build-prod: skipped: {settings.ref_name!r} is not a deployable branch ({patterns})")
+        tools.console.line(f"build-prod: skipped: {settings.why_not_deployable()}")
         return []
     targets = [
         BuildTarget(service=image.service, image=names.release, cache=names.cache)

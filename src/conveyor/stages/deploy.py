@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from conveyor.config.settings import DeployTarget
+from conveyor.config.settings import DeployTarget, ProdNames
 from conveyor.errors import ConfigError, RegistryError
 from conveyor.gitinfo import GitAnswer
 from conveyor.guard import places
@@ -53,7 +53,7 @@ def wait(tools: Toolbox, cluster: Cluster, deployment: str, options: WaitOptions
 
 def status(tools: Toolbox, deployment: str = "", kubeconfig: str = "") -> None:
     """`inv deploy.status`: wait for the named Deployment (default: every deploy target) like kubectl."""
-    names = [deployment] if deployment else unique(t.deployment for t in tools.settings.deploy_targets)
+    names = [deployment] if deployment else unique(t.deployment for t in tools.settings.deploy_place.targets)
     if not names:
         raise ConfigError("no deployment to wait for", "pass --deployment NAME or configure conveyor.deploy_targets")
     options = wait_options(tools)
@@ -65,12 +65,14 @@ def status(tools: Toolbox, deployment: str = "", kubeconfig: str = "") -> None:
 def deploy(tools: Toolbox, kubeconfig: str = "", dry_run: bool = False) -> None:
     """`inv deploy`; the rollout timeout and rollback come from the settings (task flags win there)."""
     settings = tools.settings
-    targets = settings.deploy_targets
     check_deployable(tools)
+    place = settings.deploy_place
+    targets = place.targets
+    tools.console.line(f"deploy: {place.describe()}")
     check_prod_images(tools, targets)
     with connect(tools, kubeconfig) as cluster:
         check_targets(cluster, targets)
-        known = Knowledge(tools, origin(tools), strict=False, opened={settings.deploy_place.environment: cluster})
+        known = Knowledge(tools, origin(tools), strict=False, opened={place.environment: cluster})
         if dry_run:
             known.clusters()  # says whether the deletion guard may list what it needs
             for line in plan(tools, cluster, targets):
@@ -112,11 +114,8 @@ def check_deployable(tools: Toolbox) -> None:
     settings = tools.settings
     if not settings.deployable:
         raise ConfigError(
-            f"{settings.ref_name!r} is not a deployable branch ({', '.join(settings.deployable_branches) or 'none'})",
-            "deploy from a deployable branch, or add it to CONVEYOR_DEPLOYABLE_BRANCHES",
+            settings.why_not_deployable(), "deploy from a deployable branch, or add it to conveyor.deployable_branches"
         )
-    if not settings.deploy_targets:
-        raise ConfigError("no deploy targets configured", "add conveyor.deploy_targets to invoke.yaml")
 
 
 def check_prod_images(tools: Toolbox, targets: Sequence[DeployTarget]) -> None:
@@ -141,6 +140,11 @@ def check_targets(cluster: Cluster, targets: Sequence[DeployTarget]) -> None:
             )
 
 
+def prod_names(tools: Toolbox, targets: Sequence[DeployTarget]) -> list[ProdNames]:
+    """The names of the prod images the targets run, each once."""
+    return [tools.settings.images.prod[name] for name in unique(target.image for target in targets)]
+
+
 def image_of(tools: Toolbox, target: DeployTarget) -> str:
     return str(tools.settings.images.prod[target.image].release)
 
@@ -153,12 +157,13 @@ def plan(tools: Toolbox, cluster: Cluster, targets: Sequence[DeployTarget]) -> l
         action = "no change" if current == new else f"set image {current} -> {new}, then wait for the rollout"
         lines.append(f'deployment "{target.deployment}" container {target.container}: {action}')
     keep = tools.settings.keep_releases
-    for names in tools.settings.images.prod.values():
+    place = tools.settings.deploy_place
+    for names in prod_names(tools, targets):
         lines.append(
-            f"on success: move {names.promotion} to {names.release}, then delete the releases no cluster uses "
-            f"that are not among the {keep} newest"
+            f"on success: move {names.promotion(place)} to {names.release}, then delete the releases no cluster "
+            f"uses that are not among the {keep} newest"
         )
-        lines.append(f"on failure: keep {names.promotion}; keep {names.release} while the cluster references it")
+        lines.append(f"on failure: keep {names.promotion(place)}; keep {names.release} while the cluster references it")
     return lines
 
 
@@ -186,7 +191,7 @@ def handle_failure(
     with tools.registry() as client:
         reports = [
             guarded(client, known, names.release.repository, {names.release.tag: "the failed release"})
-            for names in tools.settings.images.prod.values()
+            for names in prod_names(tools, tools.settings.deploy_place.targets)
         ]
     show(tools, reports)
     warn_if_unknown(tools, known)
