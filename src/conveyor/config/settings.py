@@ -469,6 +469,14 @@ class Settings:
         """The user's Docker client configuration: DOCKER_CONFIG, else ~/.docker (as the Docker CLI)."""
         return Path(self.docker_config) if self.docker_config else Path.home() / ".docker"
 
+    def report_file(self, job: JobSpec, kind: str) -> Path:
+        """Where a test job's report lands on the runner: `<reports>/<job>/junit.xml` or `coverage.xml` for the
+        files it declares (copied out of its container), `<reports>/junit-<job>.xml` for the one-case JUnit
+        report Conveyor writes for a job that declares none."""
+        if kind == "junit" and not job.reports.junit:
+            return self.reports_dir / f"junit-{job.name}.xml"
+        return self.reports_dir / job.name / f"{kind}.xml"
+
     def job(self, name: str) -> JobSpec:
         for job in self.test_jobs:
             if job.name == name:
