@@ -106,7 +106,8 @@ def run_in_process(example: Example, kubeconfig: Path, intervals: Intervals) -> 
         git=GitAnswer(example.root),
     )
     tools = Toolbox(settings=settings, console=Console(Redactor(), lines.append))
-    outcomes = run_pipeline(tools, describe(settings), stage_runners())
+    jobs = describe(settings)
+    outcomes = run_pipeline(tools, jobs, stage_runners(jobs))
     wall = time.perf_counter() - started
     lines += summary(outcomes)
     if exit_code(outcomes):

@@ -207,6 +207,7 @@ def test_plan_for_a_project_with_a_prod_file(tmp_path: Path) -> None:
         "compose.prod.conveyor.yaml",
         ".env.example",
         "tasks.py",
+        ".gitlab/conveyor.yml",
         ".gitlab-ci.yml",
     ]
     check_file(tmp_path / "missing.yaml", [])  # (nothing there: fine)
@@ -225,7 +226,8 @@ def test_plan_for_a_project_with_a_prod_file(tmp_path: Path) -> None:
     assert output(plan, "tasks.py") == "from conveyor.tasks import ns\n"
     assert output(plan, ".env.example") == render_env_example()
     section = yaml.safe_load(output(plan, "invoke.yaml"))["conveyor"]
-    assert output(plan, ".gitlab-ci.yml") == render_file(tmp_path, section)[0]
+    assert output(plan, ".gitlab/conveyor.yml") == render_file(tmp_path, section)[0]
+    assert yaml.safe_load(output(plan, ".gitlab-ci.yml"))["include"] == [{"local": ".gitlab/conveyor.yml"}]
     prod = yaml.safe_load(output(plan, "compose.prod.conveyor.yaml"))["services"]
     assert prod["worker"]["image"] == "${CONVEYOR_PROD_IMAGE_WORKER:-shop/worker:dev}"
     assert "proxy" not in prod
@@ -303,10 +305,10 @@ def test_without_a_prod_file(tmp_path: Path) -> None:
     assert settings.prod_images == ()
     assert settings.prod_compose_files == settings.compose_files  # the settings' default
     assert settings.deployable_branches == ("main",)
-    assert [o.path.name for o in plan.outputs if "conveyor" in o.path.name] == ["compose.conveyor.yml"]
+    assert [o.path.name for o in plan.outputs if "conveyor" in o.path.name] == ["compose.conveyor.yml", "conveyor.yml"]
     assert any("prod images: a prod compose file" in item for item in plan.todo)
     assert "# No prod compose file was found" in output(plan, "invoke.yaml")
-    assert [job.split(" ")[0] for job in init.gitlab_jobs(output(plan, ".gitlab-ci.yml"))] == [
+    assert init.gitlab_jobs(output(plan, ".gitlab/conveyor.yml")) == [
         "build-ci",
         "cleanup:ci-image",
     ]
@@ -393,19 +395,19 @@ def test_existing_files_are_named_and_kept_unless_forced(tmp_path: Path) -> None
     assert "overwrote invoke.yaml: the conveyor: section" in init.report(plan, dry_run=False)
 
 
-def test_an_existing_gitlab_ci_is_kept_and_its_jobs_printed(tmp_path: Path) -> None:
+def test_an_existing_gitlab_ci_is_kept_and_told_to_include_conveyors_file(tmp_path: Path) -> None:
     (tmp_path / ".gitlab-ci.yml").write_text("build:\n  script: [make]\n")
     (tmp_path / "tasks.py").write_text("from invoke import task\n")
     plan = shop_plan(tmp_path)
-    assert ".gitlab-ci.yml" not in [o.path.name for o in plan.outputs]
+    assert [o.path.name for o in plan.outputs if ".gitlab" in o.path.as_posix()] == ["conveyor.yml"]
     assert "tasks.py" not in [o.path.name for o in plan.outputs]
     assert plan.notes == (
         "tasks.py does not import Conveyor's tasks: add `from conveyor.tasks import ns` (or use `conveyor`)",
-        ".gitlab-ci.yml exists, kept: add these jobs to it (`inv gitlab-ci` writes the whole file):",
-        "  build-ci [stage build]: inv build-ci",
-        "  build-prod [stage build-prod]: inv build-prod (deployable branches only)",
-        "  cleanup:ci-image [stage cleanup]: inv cleanup.ci-image (when: always)",
+        ".gitlab-ci.yml exists, kept; .gitlab-ci.yml does not include .gitlab/conveyor.yml: add "
+        "`include: [{local: .gitlab/conveyor.yml}]` to it",
     )
+    (tmp_path / ".gitlab-ci.yml").write_text("include: [{local: .gitlab/conveyor.yml}]\n")
+    assert len(shop_plan(tmp_path).notes) == 1
 
 
 def test_report_lists_guesses_files_and_what_is_left(tmp_path: Path) -> None:
@@ -421,7 +423,8 @@ def test_report_lists_guesses_files_and_what_is_left(tmp_path: Path) -> None:
     assert "    - ${CONVEYOR_CI_CACHE_IMAGE:-shop/ci:dev}" not in dry
     assert "            - ${CONVEYOR_CI_CACHE_IMAGE:-shop/ci:dev}" in dry
     assert "would write .env.example: every setting, commented out" in dry
-    assert "would write .gitlab-ci.yml: 3 jobs: build-ci, build-prod, cleanup:ci-image" in dry
+    assert "would write .gitlab/conveyor.yml: Conveyor's 3 GitLab jobs: build-ci, build-prod, cleanup:ci-image" in dry
+    assert "would write .gitlab-ci.yml: yours, includes .gitlab/conveyor.yml" in dry
     assert not any(line.startswith("    # Conveyor's settings. Copy to .env") for line in dry)  # summarised
     assert dry[dry.index("left to fill in:") + 1].startswith("  - the registry")
     real = init.report(plan, dry_run=False)

@@ -19,7 +19,15 @@ from conveyor import tagnames
 from conveyor.config import derived
 from conveyor.config import specs as projectconfig
 from conveyor.config.durations import ROLLOUT_MAX, parse_duration
-from conveyor.config.specs import DEFAULT_COVERAGE_REGEX, DeployTarget, EnvironmentSpec, JobSpec, ProdImage, ReportSpec
+from conveyor.config.specs import (
+    DEFAULT_COVERAGE_REGEX,
+    DeployTarget,
+    EnvironmentSpec,
+    JobSpec,
+    PolicyRules,
+    ProdImage,
+    ReportSpec,
+)
 from conveyor.errors import BadReference, ConfigError
 from conveyor.reference import ImageReference
 from conveyor.slug import ref_slug
@@ -324,6 +332,7 @@ class Settings:
     prod_images: tuple[ProdImage, ...]
     deploy_targets: tuple[DeployTarget, ...]
     environments: tuple[EnvironmentSpec, ...] = ()
+    cleanup_policy: tuple[PolicyRules, ...] = ()
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)  # the process's
 
@@ -524,6 +533,7 @@ def load_settings(
         prod_images=projectconfig.prod_images(section.get("prod_images")),
         deploy_targets=projectconfig.deploy_targets(section.get("deploy_targets")),
         environments=projectconfig.environments(section.get("environments")),
+        cleanup_policy=projectconfig.cleanup_policy(section.get("cleanup_policy")),
         reports_dir=project_dir / values.pop("reports_dir"),
         test_jobs=projectconfig.test_jobs(section.get("test_jobs"), values["ci_service"]),
         sources={name: given.source for name, given in chosen.items()},

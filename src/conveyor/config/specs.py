@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,9 @@ COVERAGE_FORMATS = ("cobertura", "jacoco")  # what GitLab's artifacts:reports:co
 PROD_IMAGE_KEYS = ("service",)
 TARGET_KEYS = ("deployment", "container", "image")
 ENVIRONMENT_KEYS = ("when", "context", "namespace", "url", "deploy_targets")
+POLICY_KEYS = ("image", "keep", "delete", "keep_newest", "older_than", "gone_branches")
 WHEN = ("auto", "manual")
-STRUCTURED = ("test_jobs", "prod_images", "deploy_targets", "environments")
+STRUCTURED = ("test_jobs", "prod_images", "deploy_targets", "environments", "cleanup_policy")
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,19 @@ class EnvironmentSpec:
     namespace: str = ""
     url: str = ""
     targets: tuple[DeployTarget, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PolicyRules:
+    """cleanup.policy's rules for one image (empty: the CI image), from its flags or from
+    conveyor.cleanup_policy: those of conveyor.registry.cleanup.Policy."""
+
+    image: str = ""
+    keep_regex: str = ""
+    delete_regex: str = ""
+    keep_newest: int | None = None
+    older_than: timedelta | None = None
+    gone_branches: bool = False
 
 
 def key(*parts: object) -> str:
@@ -255,6 +270,43 @@ def environments(raw: object) -> tuple[EnvironmentSpec, ...]:
     return tuple(found)
 
 
+def cleanup_policy(raw: object) -> tuple[PolicyRules, ...]:
+    """`cleanup_policy: [{image, keep, delete, keep_newest, older_than, gone_branches}]`: the rules the
+    scheduled cleanup (`inv cleanup.policy --execute` without rule flags) applies, one entry per image."""
+    from conveyor.config.durations import AGE_MAX, parse_duration
+    from conveyor.config.patterns import compile_pattern  # RE2: imported only when a policy is configured
+
+    if raw is None:
+        return ()
+    if not isinstance(raw, list | tuple):
+        raise ConfigError(f"{key('cleanup_policy')} must be a list, not {_kind(raw)}", "write [{delete: '.*'}]")
+    rules = []
+    for index, spec in enumerate(raw):
+        where = ("cleanup_policy", index)
+        spec = mapping(spec, *where, example="{image: ci, delete: '.*', keep_newest: 10, older_than: 30d}")
+        check_keys(spec, POLICY_KEYS, *where)
+        regexes = {name: text(spec.get(name) or "", *where, name) for name in ("keep", "delete")}
+        for name, pattern in regexes.items():
+            if pattern:
+                compile_pattern(pattern, key(*where, name))
+        newest, age, gone = spec.get("keep_newest"), spec.get("older_than"), spec.get("gone_branches", False)
+        if newest is not None and (isinstance(newest, bool) or not isinstance(newest, int) or newest < 0):
+            raise ConfigError(f"{key(*where, 'keep_newest')} must be a whole number of 0 or more", "fix it")
+        if not isinstance(gone, bool):
+            raise ConfigError(f"{key(*where, 'gone_branches')} must be true or false", "fix it")
+        rules.append(
+            PolicyRules(
+                image=text(spec.get("image") or "", *where, "image"),
+                keep_regex=regexes["keep"],
+                delete_regex=regexes["delete"],
+                keep_newest=newest,
+                older_than=parse_duration(age, key(*where, "older_than"), AGE_MAX) if age is not None else None,
+                gone_branches=gone,
+            )
+        )
+    return tuple(rules)
+
+
 def check_file(path: Path, scalars: Iterable[str]) -> None:
     """Check a project's invoke.yaml before Invoke reads it: its YAML syntax, and its `conveyor:` section's
     keys and the types of its structured settings. Nothing when there is no such file."""
@@ -276,6 +328,7 @@ def check_file(path: Path, scalars: Iterable[str]) -> None:
     prod_images(conveyor.get("prod_images"))
     deploy_targets(conveyor.get("deploy_targets"))
     environments(conveyor.get("environments"))
+    cleanup_policy(conveyor.get("cleanup_policy"))
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

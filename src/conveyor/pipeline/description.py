@@ -1,19 +1,32 @@
-"""The pipeline, described once from the settings: stages, jobs, which run on deployable branches only
-and which run always. `inv pipeline` runs it locally; `inv gitlab-ci` writes it as .gitlab-ci.yml."""
+"""The pipeline, described once from the settings: stages, jobs, which run on deployable branches only,
+which start by hand, which run always and which only in scheduled pipelines. `inv pipeline` runs it
+locally; `inv gitlab-ci` writes it as GitLab CI YAML."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conveyor.config.settings import Settings
+from conveyor.config.settings import JobSpec, Settings
 from conveyor.errors import ConfigError
 
 STAGES = ("build", "test", "build-prod", "deploy", "cleanup")
+POLICY_JOB = "cleanup:policy"
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report file GitLab reads from a job's artifacts: `junit` or `coverage` (with its format)."""
+
+    kind: str
+    path: str
+    format: str = ""
 
 
 @dataclass(frozen=True)
 class PipelineJob:
-    """One job: its GitLab name and stage, the `inv` arguments it runs, and when it runs."""
+    """One job: its GitLab name and stage, the `inv` arguments it runs, and when it runs. `docker`: it needs
+    the Docker engine (docker-in-docker in GitLab); `scheduled`: it runs in scheduled pipelines only, and
+    then alone."""
 
     name: str
     stage: str
@@ -21,31 +34,30 @@ class PipelineJob:
     needs: tuple[str, ...] = ()
     deployable_only: bool = False
     always: bool = False
+    manual: bool = False
+    scheduled: bool = False
+    docker: bool = False
+    interruptible: bool = False
     environment: str = ""
     url: str = ""
-    manual: bool = False
     coverage: bool = False
-    junit: str = ""
+    reports: tuple[Report, ...] = ()
 
     @property
     def command(self) -> str:
         return "inv " + " ".join(self.task)
 
+    @property
+    def when(self) -> str:
+        """GitLab's `when` for a pipeline in which the job runs."""
+        return "always" if self.always else "manual" if self.manual else "on_success"
+
 
 def describe(settings: Settings) -> tuple[PipelineJob, ...]:
     """Every job of the pipeline, in stage order."""
-    tests = tuple(
-        PipelineJob(
-            name=f"test:{job.name}",
-            stage="test",
-            task=("test", "--job", job.name),
-            needs=("build-ci",),
-            coverage=bool(job.coverage_regex),
-            junit=f"{settings.reports_dir.relative_to(settings.project_dir)}/junit-{job.name}.xml",
-        )
-        for job in settings.test_jobs
-    )
-    jobs = [PipelineJob(name="build-ci", stage="build", task=("build-ci",)), *tests]
+    tests = tuple(test_job(settings, job) for job in settings.test_jobs)
+    build_ci = PipelineJob(name="build-ci", stage="build", task=("build-ci",), docker=True, interruptible=True)
+    jobs = [build_ci, *tests]
     if settings.prod_images:
         jobs.append(
             PipelineJob(
@@ -54,11 +66,38 @@ def describe(settings: Settings) -> tuple[PipelineJob, ...]:
                 task=("build-prod",),
                 needs=tuple(job.name for job in tests),
                 deployable_only=True,
+                docker=True,
+                interruptible=True,
             )
         )
     jobs += deploy_jobs(settings)
     jobs.append(PipelineJob(name="cleanup:ci-image", stage="cleanup", task=("cleanup.ci-image",), always=True))
+    if settings.cleanup_policy:
+        task = ("cleanup.policy", "--execute")
+        jobs.append(PipelineJob(name=POLICY_JOB, stage="cleanup", task=task, scheduled=True))
     return tuple(jobs)
+
+
+def test_job(settings: Settings, job: JobSpec) -> PipelineJob:
+    """`test:<job>`, with its JUnit report (the job's own, or the one-case report) and coverage report."""
+    reports = [Report("junit", relative(settings, settings.report_file(job, "junit")))]
+    if job.reports.coverage:
+        path = relative(settings, settings.report_file(job, "coverage"))
+        reports.append(Report("coverage", path, job.reports.coverage_format))
+    return PipelineJob(
+        name=f"test:{job.name}",
+        stage="test",
+        task=("test", "--job", job.name),
+        needs=("build-ci",),
+        docker=True,
+        interruptible=True,
+        coverage=bool(job.coverage_regex),
+        reports=tuple(reports),
+    )
+
+
+def relative(settings: Settings, path: object) -> str:
+    return str(path).removeprefix(f"{settings.project_dir}/")
 
 
 def deploy_jobs(settings: Settings) -> list[PipelineJob]:
@@ -74,9 +113,9 @@ def deploy_jobs(settings: Settings) -> list[PipelineJob]:
                 task=("deploy", "--environment", place.environment) if named else ("deploy",),
                 needs=(jobs[-1].name,) if jobs else ("build-prod",),
                 deployable_only=True,
+                manual=place.when == "manual",
                 environment=place.environment,
                 url=place.url,
-                manual=place.when == "manual",
             )
         )
     return jobs
@@ -95,3 +134,15 @@ def select(jobs: tuple[PipelineJob, ...], until: str = "", only: str = "") -> tu
         last = STAGES.index(until)
         return tuple(job for job in jobs if STAGES.index(job.stage) <= last or job.always)
     return jobs
+
+
+def skip_reason(settings: Settings, job: PipelineJob) -> str:
+    """Why GitLab would not run `job` in this pipeline (empty: it runs), from the same variables the
+    generated rules test: CI_PIPELINE_SOURCE, CI_COMMIT_BRANCH and the deployable branches."""
+    if job.scheduled and not settings.scheduled:
+        return "runs in scheduled pipelines only"
+    if settings.scheduled and settings.cleanup_policy and not job.scheduled:
+        return "a scheduled pipeline runs only the scheduled cleanup"
+    if job.deployable_only and not settings.deployable:
+        return settings.why_not_deployable()
+    return ""

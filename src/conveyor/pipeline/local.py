@@ -6,12 +6,14 @@ registry and the cluster."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from conveyor.errors import ConveyorError
-from conveyor.pipeline.description import STAGES, PipelineJob
+from conveyor.pipeline import description
+from conveyor.pipeline.description import POLICY_JOB, STAGES, PipelineJob
 from conveyor.stages.toolbox import Toolbox
 
 StageRunner = Callable[[Toolbox], object]
@@ -29,8 +31,10 @@ class JobOutcome:
 def run_pipeline(
     tools: Toolbox, jobs: Sequence[PipelineJob], runners: Mapping[str, StageRunner]
 ) -> tuple[JobOutcome, ...]:
-    """Run `jobs` stage by stage and return every job's outcome (skipped ones included)."""
+    """Run `jobs` stage by stage and return every job's outcome (skipped ones included). A manual job runs
+    only when it is the one job asked for (`inv pipeline --only deploy:production`)."""
     outcomes: list[JobOutcome] = []
+    asked = jobs[0].name if len(jobs) == 1 else ""
     for stage in STAGES:
         stage_jobs = [job for job in jobs if job.stage == stage]
         if not stage_jobs:
@@ -40,44 +44,60 @@ def run_pipeline(
             if stage == "test":
                 outcomes += run_test_stage(tools, stage_jobs, failed_before)
             else:
-                outcomes += [run_job(tools, job, runners, failed_before) for job in stage_jobs]
+                outcomes += [run_job(tools, job, runners, failed_before, job.name == asked) for job in stage_jobs]
     return tuple(outcomes)
 
 
-def stage_runners() -> dict[str, StageRunner]:
-    """What each non-test job runs, in this process."""
+def stage_runners(jobs: Sequence[PipelineJob]) -> dict[str, StageRunner]:
+    """What each non-test job runs, in this process; a deploy job deploys its environment."""
     from conveyor.stages.build import build_ci, build_prod
-    from conveyor.stages.cleanup import cleanup_this_ci_image
-    from conveyor.stages.deploy import deploy
+    from conveyor.stages.cleanup import cleanup_by_configured_policy, cleanup_this_ci_image
 
-    return {
+    runners: dict[str, StageRunner] = {
         "build-ci": build_ci,
         "build-prod": build_prod,
-        "deploy": deploy,
         "cleanup:ci-image": cleanup_this_ci_image,
+        POLICY_JOB: cleanup_by_configured_policy,
     }
+    for job in jobs:
+        if job.environment:
+            runners[job.name] = functools.partial(deploy_to, environment=job.environment)
+    return runners
+
+
+def deploy_to(tools: Toolbox, environment: str) -> None:
+    from conveyor.stages.deploy import deploy
+
+    deploy(replace(tools, settings=replace(tools.settings, environment_name=environment)))
 
 
 def plan_lines(tools: Toolbox, jobs: Sequence[PipelineJob]) -> list[str]:
-    """The dry run: every job in order with the command it runs, or why it would be skipped."""
+    """The dry run: every job GitLab would create, in order, with the command it runs and when (`always`,
+    `manual`), or why it would not run."""
     lines = []
     for job in jobs:
-        reason = skip_reason(tools, job, failed_before=False)
-        when = " (always)" if job.always else ""
+        reason = description.skip_reason(tools.settings, job)
+        when = f" ({job.when})" if job.when != "on_success" else ""
         lines.append(f"{job.stage:<10}  {job.name:<18}  " + (f"skip: {reason}" if reason else job.command + when))
     return lines
 
 
-def skip_reason(tools: Toolbox, job: PipelineJob, failed_before: bool) -> str:
-    if job.deployable_only and not tools.settings.deployable:
-        return tools.settings.why_not_deployable()
+def skip_reason(tools: Toolbox, job: PipelineJob, failed_before: bool, asked: bool = False) -> str:
+    """Why the local run skips `job`: GitLab would not create it, an earlier stage failed, or it starts by
+    hand and was not asked for."""
+    if reason := description.skip_reason(tools.settings, job):
+        return reason
     if failed_before and not job.always:
         return "an earlier stage failed"
+    if job.manual and not asked:
+        return f"started by hand: inv pipeline --only {job.name}"
     return ""
 
 
-def run_job(tools: Toolbox, job: PipelineJob, runners: Mapping[str, StageRunner], failed_before: bool) -> JobOutcome:
-    if reason := skip_reason(tools, job, failed_before):
+def run_job(
+    tools: Toolbox, job: PipelineJob, runners: Mapping[str, StageRunner], failed_before: bool, asked: bool = False
+) -> JobOutcome:
+    if reason := skip_reason(tools, job, failed_before, asked):
         tools.console.line(f"{job.name}: skipped: {reason}")
         return JobOutcome(job, "skipped", detail=reason)
     started = time.monotonic()

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from conveyor import tagnames
+from conveyor.config.specs import PolicyRules
 from conveyor.errors import CleanupRefused, ConfigError
 from conveyor.gitinfo import GitAnswer
 from conveyor.guard.apply import check_promotable, guarded, promote_and_prune, show
@@ -96,6 +97,28 @@ def cleanup_by_policy(tools: Toolbox, rules: PolicyRules, dry_run: bool, skip_cl
     show(tools, [replace(report, outcomes=kept + report.outcomes)])
 
 
+def cleanup_by_configured_policy(tools: Toolbox) -> None:
+    """The scheduled cleanup: conveyor.cleanup_policy's rules, executed (`inv cleanup.policy --execute`)."""
+    for rules in configured_rules(tools, PolicyRules()):
+        cleanup_by_policy(tools, rules, dry_run=False)
+
+
+def configured_rules(tools: Toolbox, flags: PolicyRules) -> list[PolicyRules]:
+    """The rules to apply: the flags when any rule flag is given, else conveyor.cleanup_policy (only the
+    `--image` one, when given); every image defaults to the CI image."""
+    given = replace(flags, image="") != PolicyRules()
+    configured = tools.settings.cleanup_policy
+    if not given and configured:
+        ci_image = tools.settings.ci_image_name
+        chosen = [rules for rules in configured if flags.image in ("", rules.image or ci_image)]
+        if not chosen:
+            names = ", ".join(rules.image or tools.settings.ci_image_name for rules in configured)
+            raise ConfigError(f"conveyor.cleanup_policy has no rules for image {flags.image!r}", f"its images: {names}")
+    else:
+        chosen = [flags]
+    return [replace(rules, image=rules.image or tools.settings.ci_image_name) for rules in chosen]
+
+
 def parse_count(flag: str, text: str) -> int | None:
     """A flag's whole number of at least 0 ("" = not given)."""
     if not text:
@@ -103,15 +126,3 @@ def parse_count(flag: str, text: str) -> int | None:
     if not text.isdigit():
         raise ConfigError(f"{flag} {text!r} is not a whole number", f"give {flag} 0 or more, or leave it out")
     return int(text)
-
-
-@dataclass(frozen=True)
-class PolicyRules:
-    """cleanup.policy's flags, checked: which image, and the rules of conveyor.registry.cleanup.Policy."""
-
-    image: str
-    keep_regex: str = ""
-    delete_regex: str = ""
-    keep_newest: int | None = None
-    older_than: timedelta | None = None
-    gone_branches: bool = False

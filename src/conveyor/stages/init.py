@@ -411,16 +411,9 @@ def _deploy_example(section: Section) -> list[str]:
 
 
 def gitlab_jobs(rendered: str) -> list[str]:
-    """The jobs of a rendered .gitlab-ci.yml, one line each: name, stage, script, and when it runs."""
+    """The names of the jobs of a rendered Conveyor CI file (not its hidden jobs)."""
     document = yaml.safe_load(rendered)
-    lines = []
-    for name, job in document.items():
-        if name in ("stages", "default", "variables") or not isinstance(job, Mapping):
-            continue
-        when = " (deployable branches only)" if job.get("rules") else ""
-        when += " (when: always)" if job.get("when") == "always" else ""
-        lines.append(f"{name} [stage {job['stage']}]: {'; '.join(job['script'])}{when}")
-    return lines
+    return [name for name, job in document.items() if isinstance(job, Mapping) and not name.startswith(".")]
 
 
 def tasks_file_note(root: Path) -> tuple[Output | None, tuple[str, ...]]:
@@ -490,7 +483,8 @@ def _assemble(
     prod_override: Path | None,
     whys: tuple[str, str],
 ) -> Plan:
-    from conveyor.pipeline.gitlab import render_file
+    from conveyor.pipeline.gitlab import CONVEYOR_FILE, TEAM_FILE, render_file, render_team_file
+    from conveyor.pipeline.writing import team_file_note
 
     invoke_text = invoke_yaml_text(section)
     rendered, job_count = render_file(root, yaml.safe_load(invoke_text)["conveyor"])  # also checks the section
@@ -511,13 +505,13 @@ def _assemble(
     tasks_output, notes = tasks_file_note(root)
     if tasks_output is not None:
         outputs.append(tasks_output)
-    gitlab = root / ".gitlab-ci.yml"
-    if gitlab.exists():
-        notes += (".gitlab-ci.yml exists, kept: add these jobs to it (`inv gitlab-ci` writes the whole file):",)
-        notes += tuple(f"  {line}" for line in gitlab_jobs(rendered))
-    else:
-        names = ", ".join(line.split(" ", 1)[0] for line in gitlab_jobs(rendered))
-        outputs.append(Output(gitlab, rendered, f"{job_count} jobs: {names}", show=False))
+    names = ", ".join(gitlab_jobs(rendered))
+    outputs.append(Output(root / CONVEYOR_FILE, rendered, f"Conveyor's {job_count} GitLab jobs: {names}", show=False))
+    team = root / TEAM_FILE
+    if not team.exists():
+        outputs.append(Output(team, render_team_file(), f"yours, includes {CONVEYOR_FILE}", show=False))
+    elif note := team_file_note(team.read_text()):
+        notes += (f"{TEAM_FILE} exists, kept; {note.removeprefix('note: ')}",)
     overwrites = _existing(outputs, options.force, root)
     guesses = (
         Guess("compose_files", ci_sources, whys[0]),

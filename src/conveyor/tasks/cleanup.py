@@ -75,20 +75,23 @@ def policy(
     execute: bool = False,
     skip_cluster_check: bool = False,
 ) -> None:
-    """Delete tags by rules (keep N, older than, regex, gone branches): a dry run unless --execute."""
+    """Delete tags by rules (keep N, older than, regex, gone branches): a dry run unless --execute. Without
+    rule flags, the rules of conveyor.cleanup_policy in invoke.yaml (what the scheduled GitLab job runs)."""
     from conveyor.config.durations import AGE_MAX, parse_duration
-    from conveyor.stages.cleanup import PolicyRules, cleanup_by_policy, parse_count
+    from conveyor.config.specs import PolicyRules
+    from conveyor.stages.cleanup import cleanup_by_policy, configured_rules, parse_count
 
     tools = toolbox(ctx)
     rules = PolicyRules(
-        image=image or tools.settings.ci_image_name,
+        image=image,
         keep_regex=keep,
         delete_regex=delete,
         keep_newest=parse_count("--keep-newest", keep_newest),
         older_than=parse_duration(older_than, "--older-than", AGE_MAX) if older_than else None,
         gone_branches=gone_branches,
     )
-    cleanup_by_policy(tools, rules, dry_run=dry(ctx, not execute), skip_cluster_check=skip_cluster_check)
+    for chosen in configured_rules(tools, rules):
+        cleanup_by_policy(tools, chosen, dry_run=dry(ctx, not execute), skip_cluster_check=skip_cluster_check)
 
 
 collection = Collection("cleanup", delete_tag, ci_image, old_prod, policy)

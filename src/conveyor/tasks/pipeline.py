@@ -6,7 +6,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from conveyor.tasks.wiring import dry, one_line_errors, plain, project_root, toolbox
+from conveyor.tasks.wiring import dry, one_line_errors, outside_values, plain, project_root, toolbox
 
 
 @task(
@@ -28,7 +28,7 @@ def pipeline(ctx: Context, until: str = "", only: str = "", dry_run: bool = Fals
         for line in plan_lines(tools, jobs):
             tools.console.line(line)
         return
-    outcomes = run_pipeline(tools, jobs, stage_runners())
+    outcomes = run_pipeline(tools, jobs, stage_runners(jobs))
     for line in summary(outcomes):
         tools.console.line(line)
     if code := exit_code(outcomes):
@@ -37,26 +37,38 @@ def pipeline(ctx: Context, until: str = "", only: str = "", dry_run: bool = Fals
 
 @task(
     help={
-        "check": "Write nothing; fail when the committed .gitlab-ci.yml differs from what would be written.",
-        "dry_run": "Write nothing; say whether the file would change.",
+        "check": "Write nothing; fail, with a diff, when the committed .gitlab/conveyor.yml is stale.",
+        "dry_run": "Write nothing; say whether the files would change.",
     }
 )
 @one_line_errors
 def gitlab_ci(ctx: Context, check: bool = False, dry_run: bool = False) -> None:
-    """Write .gitlab-ci.yml from the pipeline description in invoke.yaml (or --check it)."""
+    """Write Conveyor's GitLab jobs to .gitlab/conveyor.yml (and a .gitlab-ci.yml including it, if none)."""
     from conveyor.errors import ConfigError
-    from conveyor.pipeline.gitlab import render_file
+    from conveyor.pipeline.gitlab import CONVEYOR_FILE, TEAM_FILE, render_file, render_team_file
+    from conveyor.pipeline.writing import FIX, describe_change, stale_diff, team_file_note, unused_variables
 
-    text, jobs = render_file(project_root(), plain(ctx.config.get("conveyor", {})))
-    path = project_root() / ".gitlab-ci.yml"
-    current = path.read_text() if path.is_file() else None
+    root = project_root()
+    for line in unused_variables(outside_values()):
+        print(line)
+    text, jobs = render_file(root, plain(ctx.config.get("conveyor", {})))
+    ours, team = root / CONVEYOR_FILE, root / TEAM_FILE
     if check:
-        if current != text:
-            raise ConfigError(".gitlab-ci.yml differs from the pipeline description", "run inv gitlab-ci and commit it")
-        print(".gitlab-ci.yml is up to date")
-    elif dry(ctx, dry_run):
-        change = "no change" if current == text else "it differs from the file there now"
-        print(f"dry run: would write {path.name}: {jobs} jobs ({change})")
-    else:
-        path.write_text(text)
-        print(f"wrote {path.name}: {jobs} jobs")
+        if diff := stale_diff(ours, text):
+            print(diff, end="")
+            raise ConfigError(f"{CONVEYOR_FILE} is stale: it differs from invoke.yaml (diff above)", FIX)
+        print(f"{CONVEYOR_FILE} is up to date")
+        return
+    if dry(ctx, dry_run):
+        print(f"dry run: would write {CONVEYOR_FILE}: {jobs} jobs ({describe_change(ours, text)})")
+        if not team.exists():
+            print(f"dry run: would write {TEAM_FILE}, which includes it")
+        return
+    ours.parent.mkdir(parents=True, exist_ok=True)
+    ours.write_text(text)
+    print(f"wrote {CONVEYOR_FILE}: {jobs} jobs")
+    if not team.exists():
+        team.write_text(render_team_file())
+        print(f"wrote {TEAM_FILE}, which includes it (the file is yours from now on)")
+    elif note := team_file_note(team.read_text()):
+        print(note)

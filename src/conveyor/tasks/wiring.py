@@ -55,6 +55,22 @@ def settings(ctx: Context, flags: Mapping[str, Given] | None = None) -> Settings
     )
 
 
+def outside_values() -> dict[str, str]:
+    """Conveyor's settings given outside invoke.yaml (process environment, then `.env`): variable -> where,
+    for what must come from invoke.yaml alone (the generated CI file)."""
+    from conveyor.config.envfile import read_env_file
+    from conveyor.config.settings import SETTINGS
+
+    dotenv = read_env_file(project_root() / ".env")
+    found = {}
+    for setting in SETTINGS:
+        if os.environ.get(setting.env):
+            found[setting.env] = "the environment"
+        elif (given := dotenv.get(setting.env)) is not None and given.value:
+            found[setting.env] = ".env"
+    return found
+
+
 def dry(ctx: Context, dry_run: bool) -> bool:
     """A task's --dry-run, or Invoke's own `inv --dry` (ctx.config.run.dry): either means change nothing."""
     return dry_run or bool(ctx.config.run.dry)
