@@ -40,6 +40,7 @@ WRITTEN = {
     ".env.example",
     "tasks.py",
     ".gitlab-ci.yml",
+    ".gitlab/conveyor.yml",
 }
 
 
@@ -141,7 +142,8 @@ def test_conveyor_init_writes_a_project_conveyor_accepts(tmp_path: Path) -> None
     settings = settings_of(root)
     assert [p.name for p in settings.compose_files] == ["compose.yaml", "compose.conveyor.yaml"]
     assert [p.name for p in settings.prod_compose_files] == ["compose.prod.yaml", "compose.prod.conveyor.yaml"]
-    assert (settings.ci_service, settings.deployable_branches) == ("php", ("master",))
+    assert (settings.ci_service, settings.deployable_branches) == ("php", ())  # the default branch: not written
+    assert settings_of(root, CI_DEFAULT_BRANCH="master").deployable
     assert [(i.name, i.service) for i in settings.prod_images] == [("api", "api"), ("worker", "worker")]
 
     tools = Toolbox(settings=settings, console=Console(Redactor(), lambda _line: None))
@@ -168,7 +170,7 @@ def test_conveyor_init_writes_a_project_conveyor_accepts(tmp_path: Path) -> None
     assert plain.returncode == 0 and plain.stderr == "", plain.stderr  # no variable left unset
     assert "build-ci" in inv(root, "--list").stdout
     checked = inv(root, "gitlab-ci", "--check")
-    assert checked.returncode == 0 and ".gitlab-ci.yml is up to date" in checked.stdout, checked.stderr
+    assert checked.returncode == 0 and ".gitlab/conveyor.yml is up to date" in checked.stdout, checked.stderr
 
 
 def test_inv_init_with_a_tasks_file_keeps_it_and_the_gitlab_ci(tmp_path: Path) -> None:
@@ -179,13 +181,11 @@ def test_inv_init_with_a_tasks_file_keeps_it_and_the_gitlab_ci(tmp_path: Path) -
     assert result.returncode == 0, result.stdout + result.stderr
     assert (root / ".gitlab-ci.yml").read_text() == "test:\n  script: [make test]\n"
     assert (root / "tasks.py").read_text() == "from conveyor.tasks import ns\n"
-    lines = result.stdout.splitlines()
-    at = lines.index(".gitlab-ci.yml exists, kept: add these jobs to it (`inv gitlab-ci` writes the whole file):")
-    assert lines[at + 1 : at + 4] == [
-        "  build-ci [stage build]: inv build-ci",
-        "  build-prod [stage build-prod]: inv build-prod (deployable branches only)",
-        "  cleanup:ci-image [stage cleanup]: inv cleanup.ci-image (when: always)",
-    ]
+    assert (
+        ".gitlab-ci.yml exists, kept; .gitlab-ci.yml does not include .gitlab/conveyor.yml: add "
+        "`include: [{local: .gitlab/conveyor.yml}]` to it"
+    ) in result.stdout.splitlines()
+    assert (root / ".gitlab" / "conveyor.yml").is_file()
     assert {"invoke.yaml", "compose.conveyor.yaml", "compose.prod.conveyor.yaml", ".env.example"} <= set(snapshot(root))
 
 
@@ -211,7 +211,7 @@ def test_a_second_run_names_what_exists_and_force_replaces_only_generated_files(
     again = conveyor(root, "init")
     assert_one_line_failure(
         again,
-        "invoke.yaml, compose.conveyor.yaml, compose.prod.conveyor.yaml, .env.example already exist",
+        "invoke.yaml, compose.conveyor.yaml, compose.prod.conveyor.yaml, .env.example, .gitlab/conveyor.yml already exist",
         "--force",
         exit_code=1,
     )

@@ -220,7 +220,15 @@ def test_plan_for_a_project_with_a_prod_file(tmp_path: Path) -> None:
     assert (settings.ci_service, settings.ci_image_name) == ("php", "ci")
     assert "compose_project" not in yaml.safe_load(output(plan, "invoke.yaml"))["conveyor"]  # compose's own
     assert [(i.name, i.service) for i in settings.prod_images] == [("web", "web"), ("worker", "worker")]
-    assert settings.deployable_branches == ("main",)
+    assert settings.deployable_branches == ()  # origin's HEAD is the default branch: not written
+    assert "  # deployable_branches: [main, 'hotfix-*']" in output(plan, "invoke.yaml")
+    default = settings_of(
+        plan,
+        CI_REGISTRY="registry.example.com",
+        CI_REGISTRY_IMAGE="registry.example.com/g/shop",
+        CI_DEFAULT_BRANCH="main",
+    )
+    assert default.deployable and default.deploy_patterns == ("main",)
     assert settings.test_jobs == () and settings.deploy_targets == ()
     assert str(settings.images.ci_commit) == "registry.example.com/g/shop/ci:" + "a" * 40
     assert output(plan, "tasks.py") == "from conveyor.tasks import ns\n"

@@ -266,10 +266,14 @@ def prod_setup(
     )
 
 
+ORIGIN_HEAD_WHY = "origin's default branch, origin/HEAD"
+
+
 def deployable_branch(origin_head: str | None, current: str | None) -> Guess:
-    """The branch that deploys: origin's default branch, else the current branch, else `main`."""
+    """The branch that deploys: origin's default branch (the settings' default: not written), else the
+    current branch, else `main`."""
     if origin_head and origin_head.startswith("origin/") and len(origin_head) > len("origin/"):
-        return Guess("deployable_branches", origin_head.removeprefix("origin/"), "origin's default branch, origin/HEAD")
+        return Guess("deployable_branches", origin_head.removeprefix("origin/"), ORIGIN_HEAD_WHY)
     if current:
         return Guess("deployable_branches", current, "the current branch; origin/HEAD is not known")
     return Guess("deployable_branches", "main", "no git branch found: GitLab's default")
@@ -345,13 +349,25 @@ def invoke_yaml_text(section: Section) -> str:
         *_test_jobs_example(section),
         *_prod_lines(section),
         *_deploy_example(section),
-        *_list("deployable_branches", (section.deployable_branch.value,), section.deployable_branch.why),
+        *_deployable_lines(section.deployable_branch),
     ]
     return "\n".join([*lines, ""])
 
 
 def _comment(text: str) -> list[str]:
     return textwrap.wrap(text, width=116, initial_indent="  # ", subsequent_indent="  # ")
+
+
+def _deployable_lines(branch: Guess) -> list[str]:
+    """The default branch is the settings' default (CI_DEFAULT_BRANCH in GitLab, origin's HEAD elsewhere):
+    shown, not written; another guess is written."""
+    if branch.why == ORIGIN_HEAD_WHY:
+        return [
+            "  # The branches that build prod images and deploy (globs). Default: the project's default branch",
+            f"  # (CI_DEFAULT_BRANCH in GitLab, origin's HEAD here: {branch.value}). To deploy others too:",
+            f"  # deployable_branches: [{scalar(branch.value)}, 'hotfix-*']",
+        ]
+    return _list("deployable_branches", (branch.value,), branch.why)
 
 
 def _list(key: str, values: Sequence[str], comment: str = "") -> list[str]:
@@ -706,6 +722,7 @@ def ask_git(root: Path) -> AskGit:
 
 def write(plan: Plan) -> None:
     for output in plan.outputs:
+        output.path.parent.mkdir(parents=True, exist_ok=True)
         output.path.write_text(output.text, encoding="utf-8")
 
 
