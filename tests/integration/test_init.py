@@ -211,7 +211,8 @@ def test_a_second_run_names_what_exists_and_force_replaces_only_generated_files(
     again = conveyor(root, "init")
     assert_one_line_failure(
         again,
-        "invoke.yaml, compose.conveyor.yaml, compose.prod.conveyor.yaml, .env.example, .gitlab/conveyor.yml already exist",
+        "invoke.yaml, compose.conveyor.yaml, compose.prod.conveyor.yaml, .env.example, .gitlab/conveyor.yml "
+        "already exist",
         "--force",
         exit_code=1,
     )
