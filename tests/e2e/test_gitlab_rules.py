@@ -9,7 +9,8 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -30,18 +31,45 @@ from tests.support.gitlab_runner import (
 
 pytestmark = pytest.mark.e2e
 
-GLOB_BRANCHES = ("main", "hotfix-[0-9]*")
+GLOB_BRANCHES = {"deployable_branches": ["main", "hotfix-[0-9]*"]}
+ENVIRONMENTS = {
+    "environments": {
+        "staging": {"namespace": "conveyor-staging", "url": "https://staging.example.test"},
+        "production": {"namespace": "conveyor"},
+    }
+}
+POLICY = {"cleanup_policy": [{"image": "ci", "delete": ".*", "keep": "main", "keep_newest": 5, "older_than": "30d"}]}
+DEFAULT_BRANCH = {"deployable_branches": None}  # the project's default branch, CI_DEFAULT_BRANCH
+TEAM_FILE = """\
+include:
+  - local: .gitlab/conveyor.yml
+variables:
+  COMPOSER_AUTH: "{}"
+.conveyor:
+  tags: [k8s-runner]
+  before_script: [inv --version]
+test:unit:
+  timeout: 30m
+  retry: 1
+docs:
+  stage: test
+  image: node:20
+  needs: []
+  script: [npx markdownlint-cli docs/]
+"""
 DRY_RUN_LINE = re.compile(r"^(?P<stage>\S+)\s+(?P<name>\S+)\s+(?P<plan>\S.*?)\s*$")
 MARKERS = {" (always)": "always", " (manual)": "manual"}
 
 
 @dataclass(frozen=True)
 class Case:
-    """A pipeline of the example; `deployable_branches` rewrites invoke.yaml and regenerates the CI file."""
+    """A pipeline of the example; `config` changes invoke.yaml (then the CI file is regenerated), `team_file`
+    replaces the team's .gitlab-ci.yml (its own jobs are left out of the comparison)."""
 
     id: str
     pipeline: Pipeline
-    deployable_branches: tuple[str, ...] = ()
+    config: Mapping[str, object] = field(default_factory=dict)
+    team_file: str = ""
 
 
 CASES = [
@@ -49,8 +77,16 @@ CASES = [
     Case("feature-branch", Pipeline("feature/login")),
     Case("glob-deployable-branch", Pipeline("hotfix-12"), GLOB_BRANCHES),
     Case("glob-non-matching-branch", Pipeline("hotfix-next"), GLOB_BRANCHES),
+    Case("glob-set-does-not-match-letters", Pipeline("hotfix-x1"), GLOB_BRANCHES),
     Case("tag", Pipeline("v1.2.0", tag=True)),
-    Case("schedule", Pipeline("main", source="schedule")),
+    Case("schedule-without-policy", Pipeline("main", source="schedule")),
+    Case("schedule-with-policy", Pipeline("main", source="schedule"), POLICY),
+    Case("push-with-policy", Pipeline("main"), POLICY),
+    Case("staging-then-production", Pipeline("main"), ENVIRONMENTS),
+    Case("environments-on-a-feature-branch", Pipeline("feature/x"), ENVIRONMENTS),
+    Case("default-branch-rule", Pipeline("trunk", default_branch="trunk"), DEFAULT_BRANCH),
+    Case("not-the-default-branch", Pipeline("main", default_branch="trunk"), DEFAULT_BRANCH),
+    Case("team-file-extends-conveyor", Pipeline("main"), team_file=TEAM_FILE),
 ]
 
 
@@ -87,19 +123,27 @@ def inv(root: Path, *args: str, **variables: str) -> subprocess.CompletedProcess
 def make_project(case: Case, directory: Path) -> Path:
     """A copy of the example with its CI files, in the git state of `case`'s pipeline."""
     root = copy_project(REPO, directory / "project", (*PROJECT_FILES, *local_includes(REPO)))
-    if case.deployable_branches:
-        set_deployable_branches(root, case.deployable_branches)
+    if case.config:
+        change_config(root, case.config)
         done = inv(root, "gitlab-ci")
         assert done.returncode == 0, done.stdout + done.stderr
-        commit(root, "deployable branches")
+    if case.team_file:
+        (root / ".gitlab-ci.yml").write_text(case.team_file)
+    if case.config or case.team_file:
+        commit(root, "the case's settings")
     check_out(root, case.pipeline)
     return root
 
 
-def set_deployable_branches(root: Path, branches: tuple[str, ...]) -> None:
+def change_config(root: Path, changes: Mapping[str, object]) -> None:
+    """invoke.yaml with `changes` (None removes a key)."""
     path = root / "invoke.yaml"
     config = yaml.safe_load(path.read_text())
-    config["conveyor"]["deployable_branches"] = list(branches)
+    for key, value in changes.items():
+        if value is None:
+            config["conveyor"].pop(key, None)
+        else:
+            config["conveyor"][key] = value
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
@@ -118,8 +162,12 @@ def test_gitlab_runs_the_jobs_the_dry_run_plans(case: Case, tmp_path: Path) -> N
     assert plan.returncode == 0, plan.stdout + plan.stderr
     planned = planned_jobs(plan.stdout)
     assert planned, "the dry run plans no job at all" + explain(run, plan)
-    assert by_stage(run.jobs) == by_stage(planned), explain(run, plan)
+    team_jobs = {name for name in yaml.safe_load(case.team_file or "{}") if name == "docs"}
+    conveyors = tuple(job for job in run.jobs if job.name not in team_jobs)
+    assert by_stage(conveyors) == by_stage(planned), explain(run, plan)
     assert run.missing_needs() == [], explain(run, plan)
+    if team_jobs:
+        assert "docs" in {job.name for job in run.jobs}, run.output
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
