@@ -152,12 +152,18 @@ def _load_kubeconfig(source: ConfigSource, context: str | None) -> tuple[Any, st
 
 
 def _read_contexts(kube_config: Any, where: str, kubeconfig: str) -> tuple[dict[str, Any], str, Any]:
-    """The merged kubeconfig's contexts (name -> entry), its current-context, and the merged config."""
+    """The merged kubeconfig's contexts (name -> entry), its current-context, and the merged config, as
+    kubectl merges a list of files: the first to name a context, cluster or user, or to set
+    current-context, wins."""
     try:
-        merged = kube_config.KubeConfigMerger(kubeconfig).config
+        merger = kube_config.KubeConfigMerger(kubeconfig)
+        merged = merger.config
         entries = [getattr(entry, "value", entry) for entry in merged.value.get("contexts") or []]
         contexts = {str(entry["name"]): entry for entry in entries}
-        current = str(merged.value.get("current-context") or "")
+        # kubectl: the first file that sets current-context wins (the client's merger keeps the last)
+        current = next(
+            (str(c["current-context"]) for c in merger.config_files.values() if c.get("current-context")), ""
+        )
     except Exception as exc:  # yaml errors, an empty file, entries without names, not a mapping...
         raise ClusterError(f"cannot load the kubeconfig {where}: {_one_line(exc)}", "check the file") from None
     return contexts, current, merged

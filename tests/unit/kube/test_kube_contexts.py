@@ -95,3 +95,12 @@ def test_a_broken_context_entry_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ClusterError) as raised:
         load_cluster(kubeconfig=str(path), context="x", verify=False)
     assert one_line(raised).startswith(f"cannot load context x of the kubeconfig {path} (--kubeconfig): ")
+
+
+def test_the_first_file_that_sets_a_current_context_wins_as_in_kubectl(agent_config: Path, tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    first.write_text("apiVersion: v1\nkind: Config\ncurrent-context: shop/deploy:staging\n")
+    last = tmp_path / "last"
+    last.write_text("apiVersion: v1\nkind: Config\ncurrent-context: bare\n")
+    cluster = load_cluster(env_kubeconfig=f"{first}:{agent_config}:{last}", verify=False)
+    assert (cluster.target.context, cluster.target.namespace) == ("shop/deploy:staging", "shop-staging")
