@@ -81,7 +81,8 @@ def check_deployable(tools: Toolbox) -> None:
     settings = tools.settings
     if not settings.deployable:
         raise ConfigError(
-            settings.why_not_deployable(), "deploy from a deployable branch, or add it to conveyor.deployable_branches"
+            settings.why_not_deployable(),
+            "deploy from a deployable branch, or add it to conveyor.deployable_branches (CONVEYOR_DEPLOYABLE_BRANCHES)",
         )
 
 
