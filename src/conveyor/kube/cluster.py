@@ -106,7 +106,9 @@ def choose_context(contexts: Sequence[str], current: str, wanted: str, where: st
     """The kubeconfig context to use: `wanted` (KUBE_CONTEXT, --context, the environment's), else the
     kubeconfig's current-context. GitLab's agent writes one context per agent and no current-context, so
     without a name there is none to take: say which contexts exist, as for a name that is not among them."""
-    listed = ", ".join(contexts) or "none"
+    if not contexts:
+        raise ClusterError(f"cannot load the kubeconfig {where}: it has no contexts", "check the file")
+    listed = ", ".join(contexts)
     if wanted:
         if wanted not in contexts:
             raise ClusterError(

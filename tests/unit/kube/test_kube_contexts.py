@@ -83,10 +83,11 @@ def test_choose_context(contexts: list[str], current: str, wanted: str, chosen: 
     assert choose_context(contexts, current, wanted, "f") == chosen
 
 
-def test_a_kubeconfig_without_contexts_says_none(tmp_path: Path) -> None:
-    with pytest.raises(ClusterError) as raised:
-        choose_context([], "", "", "f")
-    assert "its contexts: none" in one_line(raised)
+def test_a_kubeconfig_without_contexts_cannot_be_loaded() -> None:
+    for wanted in ("", "a"):
+        with pytest.raises(ClusterError) as raised:
+            choose_context([], "", wanted, "f (KUBECONFIG)")
+        assert one_line(raised) == "cannot load the kubeconfig f (KUBECONFIG): it has no contexts: check the file"
 
 
 def test_a_broken_context_entry_is_one_line(tmp_path: Path) -> None:
