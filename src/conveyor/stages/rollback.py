@@ -40,7 +40,7 @@ def roll_back(tools: Toolbox, kubeconfig: str = "", dry_run: bool = False) -> No
     with connect(tools, kubeconfig) as cluster:
         check_targets(cluster, place.targets)
         plans = [plan_rollback(cluster, name) for name in unique(t.deployment for t in place.targets)]
-        with tools.registry() as client:
+        with tools.registry() as client:  # the registry answers before anything changes
             lines = retag(client, place, tag_moves(tools, place, {p.deployment: p.after for p in plans}), dry_run=True)
         if dry_run:
             for line in [*(plan.describe() for plan in plans), *lines]:
