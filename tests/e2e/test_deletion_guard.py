@@ -17,7 +17,7 @@ from conveyor.registry.manifests import THROWAWAY_CONFIG, throwaway_manifest
 from devtools.k8s_sim.cluster import pod_spec
 from tests.e2e.conftest import NAMESPACE, Cluster, simulated_cluster
 from tests.support.example import Example
-from tests.support.images import push_image
+from tests.support.images import push_image, push_release
 from tests.support.integration import assert_one_line_failure, registry_digest, registry_tags
 from tests.support.registry import free_port
 
@@ -41,11 +41,9 @@ class Releases:
 
     def push(self, day: int) -> str:
         """A release for a made-up commit, created on 2026-01-<day>; answers its tag."""
-        sha = f"{day:02d}" + "c0ffee" * 6 + "ab"
-        with RegistryClient(self.example.registry.address, scheme="http") as client:
-            push_image(client, self.repository, [f"prod-{sha}"], sha, f"2026-01-{day:02d}T00:00:00Z")
-        self.shas.append(sha)
-        return f"prod-{sha}"
+        tag = push_release(self.example.registry.address, self.repository, day)
+        self.shas.append(tag.removeprefix("prod-"))
+        return tag
 
     def inv(self, *args: str, cluster: Cluster | None = None, **env: str) -> subprocess.CompletedProcess[str]:
         return self.example.inv(*args, **((cluster or self.cluster).env() | env))

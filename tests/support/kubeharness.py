@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -70,3 +71,21 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def write_agent_kubeconfig(path: Path, server: str, contexts: dict[str, str]) -> Path:
+    """A kubeconfig as GitLab's agent for Kubernetes writes it: one context per agent (name -> its namespace,
+    empty for none), all on one cluster and user, and no current-context."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "gitlab", "cluster": {"server": server}}],
+        "users": [{"name": "agent", "user": {"token": "agent-token"}}],
+        "contexts": [
+            {"name": name, "context": {"cluster": "gitlab", "user": "agent", **({"namespace": ns} if ns else {})}}
+            for name, ns in contexts.items()
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config))  # JSON is YAML: kubectl and the kubernetes client read it
+    return path

@@ -2,7 +2,7 @@
 fast on pod failures), roll back. Importing this package does not import the `kubernetes` client."""
 
 from conveyor.kube.cluster import Cluster, Target, Timeouts, load_cluster
-from conveyor.kube.deployment import ImageChange, Rollback, rollback, set_image
+from conveyor.kube.deployment import ImageChange, Rollback, UndoPlan, plan_rollback, rollback, set_image
 from conveyor.kube.errors import ClusterError, DeploymentNotFound, RollbackError, RolloutFailed, UnknownContainer
 from conveyor.kube.pods import PodFailure
 from conveyor.kube.rollout import State, Verdict, deployment_verdict
@@ -21,11 +21,13 @@ __all__ = [
     "State",
     "Target",
     "Timeouts",
+    "UndoPlan",
     "UnknownContainer",
     "Verdict",
     "WaitOptions",
     "deployment_verdict",
     "load_cluster",
+    "plan_rollback",
     "rollback",
     "set_image",
     "wait_for_rollout",

@@ -99,30 +99,76 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+CONTEXT_HINT = "name one: KUBE_CONTEXT, --context, or the environment's context in conveyor.environments"
+
+
+def choose_context(contexts: Sequence[str], current: str, wanted: str, where: str) -> str:
+    """The kubeconfig context to use: `wanted` (KUBE_CONTEXT, --context, the environment's), else the
+    kubeconfig's current-context. GitLab's agent writes one context per agent and no current-context, so
+    without a name there is none to take: say which contexts exist, as for a name that is not among them."""
+    if not contexts:
+        raise ClusterError(f"cannot load the kubeconfig {where}: it has no contexts", "check the file")
+    listed = ", ".join(contexts)
+    if wanted:
+        if wanted not in contexts:
+            raise ClusterError(
+                f'context "{wanted}" is not in the kubeconfig {where}; its contexts: {listed}', CONTEXT_HINT
+            )
+        return wanted
+    if not current:
+        raise ClusterError(
+            f"the kubeconfig {where} has no current-context and no context was named; its contexts: {listed}",
+            CONTEXT_HINT,
+        )
+    if current not in contexts:
+        raise ClusterError(
+            f'the current-context "{current}" of the kubeconfig {where} is not among its contexts: {listed}',
+            CONTEXT_HINT,
+        )
+    return current
+
+
 def _load_kubeconfig(source: ConfigSource, context: str | None) -> tuple[Any, str, str]:
-    """(client configuration, context name, context namespace) from a kubeconfig file (list)."""
+    """(client configuration, context name, context namespace) from a kubeconfig file (list, merged as
+    kubectl merges it)."""
     paths = [p for p in source.kubeconfig.split(os.pathsep) if p]
     if not any(Path(p).expanduser().is_file() for p in paths):
         raise ClusterError(
             f"the kubeconfig {source.kubeconfig} ({source.origin}) does not exist",
             "pass the path of an existing kubeconfig file",
         )
-    client, config = _module("kubernetes.client"), _module("kubernetes.config")
-    configuration = client.Configuration()
+    kube_config = _module("kubernetes.config.kube_config")
+    where = f"{source.kubeconfig} ({source.origin})"
+    contexts, current, merged = _read_contexts(kube_config, where, source.kubeconfig)
+    name = choose_context(list(contexts), current, context or "", where)
+    configuration = _module("kubernetes.client").Configuration()
     try:
-        config.load_kube_config(
-            config_file=source.kubeconfig, context=context, client_configuration=configuration, persist_config=False
-        )
-        contexts, active = config.list_kube_config_contexts(config_file=source.kubeconfig)
-    except Exception as exc:  # the loader raises ConfigException, yaml errors, OSError, TypeError...
+        loader = kube_config.KubeConfigLoader(config_dict=merged, active_context=name, config_base_path=None)
+        loader.load_and_set(configuration)
+    except Exception as exc:  # the loader raises ConfigException, OSError, TypeError...
         raise ClusterError(
-            f"cannot load the kubeconfig {source.kubeconfig} ({source.origin}): {_one_line(exc)}",
-            "check the file, its current-context and its cluster entry",
+            f"cannot load context {name} of the kubeconfig {where}: {_one_line(exc)}",
+            "check the context's cluster and user entries",
         ) from None
-    chosen = next((c for c in contexts or [] if c.get("name") == context), None) if context else active
-    chosen = chosen or {}
-    namespace = str((chosen.get("context") or {}).get("namespace") or "")
-    return configuration, str(chosen.get("name") or ""), namespace
+    return configuration, name, str((contexts[name].get("context") or {}).get("namespace") or "")
+
+
+def _read_contexts(kube_config: Any, where: str, kubeconfig: str) -> tuple[dict[str, Any], str, Any]:
+    """The merged kubeconfig's contexts (name -> entry), its current-context, and the merged config, as
+    kubectl merges a list of files: the first to name a context, cluster or user, or to set
+    current-context, wins."""
+    try:
+        merger = kube_config.KubeConfigMerger(kubeconfig)
+        merged = merger.config
+        entries = [getattr(entry, "value", entry) for entry in merged.value.get("contexts") or []]
+        contexts = {str(entry["name"]): entry for entry in entries}
+        # kubectl: the first file that sets current-context wins (the client's merger keeps the last)
+        current = next(
+            (str(c["current-context"]) for c in merger.config_files.values() if c.get("current-context")), ""
+        )
+    except Exception as exc:  # yaml errors, an empty file, entries without names, not a mapping...
+        raise ClusterError(f"cannot load the kubeconfig {where}: {_one_line(exc)}", "check the file") from None
+    return contexts, current, merged
 
 
 def _load_in_cluster(environ: Mapping[str, str]) -> tuple[Any, str, str]:

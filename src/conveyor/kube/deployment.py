@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -58,6 +59,38 @@ class Rollback:
     rolled_back: bool
     message: str  # kubectl's words: "rolled back" or "skipped rollback (...)"
     generation: int
+
+
+@dataclass(frozen=True)
+class UndoPlan:
+    """What `rollback` would do to one Deployment, read without changing it: the revision it goes back to,
+    kubectl's words when it would skip, and each container's image before and after."""
+
+    deployment: str
+    revision: int
+    skipped: str
+    before: Mapping[str, str]
+    after: Mapping[str, str]
+
+    def describe(self) -> str:
+        if self.skipped:
+            return f'deployment "{self.deployment}": {self.skipped}'
+        changed = [
+            f"container {name} {self.before.get(name) or '(none)'} -> {image}"
+            for name, image in self.after.items()
+            if self.before.get(name) != image
+        ]
+        what = "; ".join(changed) or "the same images"
+        return f'deployment "{self.deployment}": roll back to revision {self.revision} ({what})'
+
+
+def plan_rollback(api: DeploymentApi, name: str, to_revision: int = 0) -> UndoPlan:
+    """`rollback`'s plan; raises RollbackError as it would (no history, a paused Deployment)."""
+    deployment = api.get_deployment(name)
+    plan = rollback_plan(deployment, api.replicasets(deployment), to_revision)
+    before = container_images(deployment)
+    after = container_images({"spec": {"template": plan.patch[0]["value"]}}) if plan.patch else before
+    return UndoPlan(name, plan.revision, plan.skipped, before, after)
 
 
 def rollback(api: DeploymentApi, name: str, to_revision: int = 0) -> Rollback:

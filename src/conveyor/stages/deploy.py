@@ -6,12 +6,11 @@ references it. Everything is checked before anything changes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 from conveyor.config.settings import DeployTarget, ProdNames
 from conveyor.errors import ConfigError, RegistryError
 from conveyor.gitinfo import GitAnswer
-from conveyor.guard import places
 from conveyor.guard.apply import guarded, promote_and_prune, show
 from conveyor.guard.decision import Branches
 from conveyor.guard.knowledge import Knowledge
@@ -20,46 +19,14 @@ from conveyor.kube import (
     ImageChange,
     RolloutFailed,
     RolloutResult,
-    UnknownContainer,
     WaitOptions,
     deployment_verdict,
     rollback,
     set_image,
-    wait_for_rollout,
 )
 from conveyor.kube.patches import container_images
+from conveyor.stages.rollouts import check_targets, connect, unique, wait, wait_options
 from conveyor.stages.toolbox import Toolbox
-
-
-def connect(tools: Toolbox, kubeconfig: str = "") -> Cluster:
-    """The cluster of the environment being deployed; says which context and namespace."""
-    cluster = places.connect(tools, tools.settings.deploy_place, kubeconfig)
-    tools.console.line(f"cluster: {cluster.target.describe()}")
-    return cluster
-
-
-def wait_options(tools: Toolbox) -> WaitOptions:
-    stop = tools.stop
-    return WaitOptions(timeout=tools.settings.timeout_seconds, stopped=lambda: stop.requested)
-
-
-def wait(tools: Toolbox, cluster: Cluster, deployment: str, options: WaitOptions) -> RolloutResult:
-    result = wait_for_rollout(
-        cluster, deployment, options, on_message=tools.console.line, on_warning=tools.console.line
-    )
-    tools.console.line(result.message)
-    return result
-
-
-def status(tools: Toolbox, deployment: str = "", kubeconfig: str = "") -> None:
-    """`inv deploy.status`: wait for the named Deployment (default: every deploy target) like kubectl."""
-    names = [deployment] if deployment else unique(t.deployment for t in tools.settings.deploy_place.targets)
-    if not names:
-        raise ConfigError("no deployment to wait for", "pass --deployment NAME or configure conveyor.deploy_targets")
-    options = wait_options(tools)
-    with connect(tools, kubeconfig) as cluster:
-        for name in names:
-            wait(tools, cluster, name, options).raise_for_failure()
 
 
 def deploy(tools: Toolbox, kubeconfig: str = "", dry_run: bool = False) -> None:
@@ -114,7 +81,8 @@ def check_deployable(tools: Toolbox) -> None:
     settings = tools.settings
     if not settings.deployable:
         raise ConfigError(
-            settings.why_not_deployable(), "deploy from a deployable branch, or add it to conveyor.deployable_branches"
+            settings.why_not_deployable(),
+            "deploy from a deployable branch, or add it to conveyor.deployable_branches (CONVEYOR_DEPLOYABLE_BRANCHES)",
         )
 
 
@@ -127,17 +95,6 @@ def check_prod_images(tools: Toolbox, targets: Sequence[DeployTarget]) -> None:
                 raise RegistryError(
                     f"the prod image {ref} is not in the registry", "run inv build-prod for this commit"
                 )
-
-
-def check_targets(cluster: Cluster, targets: Sequence[DeployTarget]) -> None:
-    """Each Deployment exists and has the container: before any change."""
-    for target in targets:
-        containers = container_images(cluster.get_deployment(target.deployment))
-        if target.container not in containers:
-            raise UnknownContainer(
-                f'deployment "{target.deployment}" has no container "{target.container}"',
-                f"its containers are: {', '.join(sorted(containers)) or 'none'}; fix conveyor.deploy_targets",
-            )
 
 
 def prod_names(tools: Toolbox, targets: Sequence[DeployTarget]) -> list[ProdNames]:
@@ -212,7 +169,3 @@ def warn_if_unknown(tools: Toolbox, known: Knowledge) -> None:
 
 def changed(changes: Sequence[ImageChange]) -> list[ImageChange]:
     return [change for change in changes if change.changed]
-
-
-def unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))

@@ -1,4 +1,4 @@
-"""inv deploy, deploy.status"""
+"""inv deploy, deploy.status, deploy.rollback"""
 
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ if TYPE_CHECKING:
 
 KUBECONFIG_HELP = "Kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then in-cluster)."
 TIMEOUT_HELP = "How long to wait for each rollout: seconds, or 90s, 5m, 1h (default: CONVEYOR_ROLLOUT_TIMEOUT, 600)."
+DRY_RUN_HELP = "Check everything and print the plan; change nothing."
+PLACE_HELP = {
+    "environment": "Environment of conveyor.environments (default: CI_ENVIRONMENT_NAME, the only one, else the "
+    "first automatic one; one started by hand must be named).",
+    "context": "Kubeconfig context of that environment (default: KUBE_CONTEXT, its own, else the current one).",
+    "namespace": "Namespace of that environment (default: KUBE_NAMESPACE, its own, else the context's).",
+}
 
 
 @task(
@@ -23,30 +30,73 @@ TIMEOUT_HELP = "How long to wait for each rollout: seconds, or 90s, 5m, 1h (defa
         "kubeconfig": KUBECONFIG_HELP,
         "timeout": TIMEOUT_HELP,
         "rollback": "yes or no: roll back a failed rollout (default: CONVEYOR_ROLLBACK; auto = on in GitLab CI).",
-        "dry_run": "Check everything and print the plan; change nothing.",
+        "dry_run": DRY_RUN_HELP,
+        **PLACE_HELP,
     },
 )
 @one_line_errors
-def apply(ctx: Context, kubeconfig: str = "", timeout: str = "", rollback: str = "", dry_run: bool = False) -> None:
-    """Set the new prod image on each Deployment, wait for the rollout, then promote `prod`."""
+def apply(
+    ctx: Context,
+    kubeconfig: str = "",
+    timeout: str = "",
+    rollback: str = "",
+    dry_run: bool = False,
+    environment: str = "",
+    context: str = "",
+    namespace: str = "",
+) -> None:
+    """Set the new prod image on each Deployment of the environment, wait for the rollout, then promote."""
     from conveyor.stages.deploy import deploy
 
-    deploy(toolbox(ctx, rollout_flags(timeout, rollback)), kubeconfig, dry(ctx, dry_run))
+    flags = rollout_flags(timeout, rollback) | place_flags(environment, context, namespace)
+    deploy(toolbox(ctx, flags), kubeconfig, dry(ctx, dry_run))
 
 
 @task(
     help={
-        "deployment": "Deployment to wait for (default: every deploy target).",
+        "deployment": "Deployment to wait for (default: every deploy target of the environment).",
         "timeout": TIMEOUT_HELP,
         "kubeconfig": KUBECONFIG_HELP,
+        **PLACE_HELP,
     }
 )
 @one_line_errors
-def status(ctx: Context, deployment: str = "", timeout: str = "", kubeconfig: str = "") -> None:
+def status(
+    ctx: Context,
+    deployment: str = "",
+    timeout: str = "",
+    kubeconfig: str = "",
+    environment: str = "",
+    context: str = "",
+    namespace: str = "",
+) -> None:
     """Wait for a rollout exactly as `kubectl rollout status` decides; fail fast on pods that cannot start."""
-    from conveyor.stages.deploy import status as wait
+    from conveyor.stages.rollouts import status as wait
 
-    wait(toolbox(ctx, rollout_flags(timeout, "")), deployment, kubeconfig)
+    flags = rollout_flags(timeout, "") | place_flags(environment, context, namespace)
+    wait(toolbox(ctx, flags), deployment, kubeconfig)
+
+
+@task(
+    name="rollback",
+    help={"timeout": TIMEOUT_HELP, "kubeconfig": KUBECONFIG_HELP, "dry_run": DRY_RUN_HELP, **PLACE_HELP},
+)
+@one_line_errors
+def roll_back(
+    ctx: Context,
+    timeout: str = "",
+    kubeconfig: str = "",
+    dry_run: bool = False,
+    environment: str = "",
+    context: str = "",
+    namespace: str = "",
+) -> None:
+    """Undo the last rollout of each Deployment of the environment (as `kubectl rollout undo`), wait for it,
+    then move the environment's promotion tag back to the release it runs again. Deletes nothing."""
+    from conveyor.stages.rollback import roll_back as undo
+
+    flags = rollout_flags(timeout, "") | place_flags(environment, context, namespace)
+    undo(toolbox(ctx, flags), kubeconfig, dry(ctx, dry_run))
 
 
 def rollout_flags(timeout: str, rollback: str) -> dict[str, Given]:
@@ -56,4 +106,16 @@ def rollout_flags(timeout: str, rollback: str) -> dict[str, Given]:
     return {"rollout_timeout": Given(timeout, "--timeout"), "rollback": Given(rollback, "--rollback")}
 
 
-collection = Collection("deploy", apply, status)
+def place_flags(environment: str, context: str, namespace: str) -> dict[str, Given]:
+    """The flags that choose the environment and override its context and namespace (CI_ENVIRONMENT_NAME,
+    KUBE_CONTEXT, KUBE_NAMESPACE: the environment being deployed only)."""
+    from conveyor.config.settings import Given
+
+    return {
+        "environment_name": Given(environment, "--environment"),
+        "kube_context": Given(context, "--context"),
+        "kube_namespace": Given(namespace, "--namespace"),
+    }
+
+
+collection = Collection("deploy", apply, status, roll_back)

@@ -1,0 +1,183 @@
+"""Environments on the deploy side: which environment the flags choose, that --context/--namespace (and
+KUBE_CONTEXT/KUBE_NAMESPACE) move the deployed one only while the guard asks every other in its own place,
+that promotion moves the deployed environment's tag for the images its targets use, and what rollback
+moves a promotion tag back to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor.config.settings import Settings, load_settings
+from conveyor.console import Console
+from conveyor.errors import ConfigError
+from conveyor.guard import apply, places
+from conveyor.guard.decision import Branches
+from conveyor.guard.knowledge import Knowledge
+from conveyor.kube import ClusterError
+from conveyor.redact import Redactor
+from conveyor.registry.cleanup import CleanupReport
+from conveyor.stages.rollback import release_of, tag_move
+from conveyor.stages.toolbox import Toolbox
+from conveyor.tasks.deploy import place_flags
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+OLD = "fedcba9876543210fedcba9876543210fedcba98"
+REGISTRY = {"CI_REGISTRY": "registry.test:5000", "CI_REGISTRY_IMAGE": "registry.test:5000/shop"}
+PROJECT: dict[str, Any] = {
+    "prod_images": {"web": {"service": "web"}, "api": {"service": "api"}},
+    "deploy_targets": [
+        {"deployment": "web", "container": "web", "image": "web"},
+        {"deployment": "api", "container": "api", "image": "api"},
+    ],
+    "environments": {
+        "staging": {
+            "context": "gitlab/shop:staging",
+            "namespace": "shop-staging",
+            "deploy_targets": [{"deployment": "web", "container": "web", "image": "web"}],
+        },
+        "production": {"context": "gitlab/shop:production", "namespace": "shop"},
+    },
+}
+
+
+def load(project: dict[str, Any] | None = None, environ: dict[str, str] | None = None, **flags: str) -> Settings:
+    return load_settings(
+        project_dir=Path("/project"),
+        yaml_config=PROJECT if project is None else project,
+        environ=REGISTRY | {"CI_COMMIT_SHA": SHA, "CI_COMMIT_REF_NAME": "main"} | (environ or {}),
+        dotenv={},
+        git=lambda _question: None,
+        flags=place_flags(flags.get("environment", ""), flags.get("context", ""), flags.get("namespace", "")),
+    )
+
+
+def where(settings: Settings) -> dict[str, tuple[str, str]]:
+    return {place.environment: (place.context, place.namespace) for place in settings.places}
+
+
+def test_the_first_automatic_environment_is_deployed_unless_one_is_named() -> None:
+    assert load().deploy_place.environment == "staging"
+    assert load(environment="production").deploy_place.environment == "production"
+    assert load(environ={"CI_ENVIRONMENT_NAME": "production"}).deploy_place.promotion_tag == "prod"
+    assert load().deploy_place.promotion_tag == "prod-staging"
+
+
+def test_context_and_namespace_flags_move_the_deployed_environment_only() -> None:
+    flagged = load(context="ops", namespace="canary")
+    assert where(flagged) == {"staging": ("ops", "canary"), "production": ("gitlab/shop:production", "shop")}
+    named = load(environment="production", context="ops")
+    assert where(named) == {"staging": ("gitlab/shop:staging", "shop-staging"), "production": ("ops", "shop")}
+    variables = load(environ={"KUBE_CONTEXT": "ops", "KUBE_NAMESPACE": "canary"}, environment="production")
+    assert where(variables)["staging"] == ("gitlab/shop:staging", "shop-staging")
+    assert where(variables)["production"] == ("ops", "canary")
+    assert where(load(environ={"KUBE_NAMESPACE": "env"}, namespace="flag"))["staging"][1] == "flag", "flags win"
+
+
+def test_every_environment_started_by_hand_must_be_named() -> None:
+    manual = {**PROJECT, "environments": {n: {**s, "when": "manual"} for n, s in PROJECT["environments"].items()}}
+    with pytest.raises(ConfigError) as raised:
+        load(manual).deploy_place  # noqa: B018 (the property raises)
+    assert str(raised.value) == (
+        "every environment (staging, production) is deployed by hand and none was named: name one: "
+        "inv deploy --environment NAME (GitLab sets CI_ENVIRONMENT_NAME)"
+    )
+    assert load(manual, environment="production").deploy_place.environment == "production"
+    with pytest.raises(ConfigError, match="--environment 'qa' is not an environment of this project"):
+        load(environment="qa")
+
+
+def test_one_environment_is_as_before() -> None:
+    single = {key: value for key, value in PROJECT.items() if key != "environments"}
+    settings = load(single, environ={"KUBE_NAMESPACE": "shop"}, context="ops")
+    assert where(settings) == {"production": ("ops", "shop")}
+    assert settings.deploy_place.promotion_tag == "prod"
+
+
+def tools_for(settings: Settings, lines: list[str]) -> Toolbox:
+    return Toolbox(settings=settings, console=Console(Redactor(), lines.append))
+
+
+def test_the_guard_asks_every_environment_in_its_own_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple[str | None, str | None]] = []
+
+    def refuse(**kwargs: Any) -> None:
+        asked.append((kwargs["context"], kwargs["namespace"]))
+        raise ClusterError("cannot reach the Kubernetes API")
+
+    monkeypatch.setattr(places, "load_cluster", refuse)
+    lines: list[str] = []
+    settings = load(environ={"KUBE_CONTEXT": "ops"}, namespace="canary")
+    views = Knowledge(tools_for(settings, lines), lambda: Branches(), strict=False).clusters()
+    assert asked == [("ops", "canary"), ("gitlab/shop:production", "shop")]
+    assert [view.place for view in views] == [
+        "environment staging (context ops, namespace canary)",
+        "environment production (context gitlab/shop:production, namespace shop)",
+    ]
+    assert all(view.problem for view in views), "a place that cannot be asked keeps what it might use"
+
+
+@contextmanager
+def fake_registry() -> Iterator[object]:
+    yield object()
+
+
+@pytest.mark.parametrize(
+    ("environment", "moved"),
+    [("staging", [("shop/web", "prod-staging")]), ("production", [("shop/web", "prod"), ("shop/api", "prod")])],
+)
+def test_promotion_moves_the_deployed_environments_tag_for_its_images(
+    monkeypatch: pytest.MonkeyPatch, environment: str, moved: list[tuple[str, str]]
+) -> None:
+    promoted: list[tuple[str, str]] = []
+
+    def promote(_client: object, repository: str, release: str, tag: str, dry_run: bool) -> str:
+        assert release == f"prod-{SHA}"
+        promoted.append((repository, tag))
+        return "promoted"
+
+    monkeypatch.setattr(apply, "promote", promote)
+    monkeypatch.setattr(apply, "collect_tags", lambda *_args, **_kwargs: {})
+    monkeypatch.setattr(apply, "guarded", lambda _client, _known, repository, *_args: CleanupReport(repository))
+    monkeypatch.setattr(Toolbox, "registry", lambda _self: fake_registry())
+    tools = tools_for(load(environment=environment), [])
+    apply.promote_and_prune(tools, Knowledge(tools, lambda: Branches(), skip_cluster_check=True))
+    assert promoted == moved
+
+
+def test_rollback_moves_the_tag_to_the_one_release_its_targets_run() -> None:
+    names = load().images.prod["web"]
+    release = f"registry.test:5000/shop/web:prod-{OLD}"
+    assert release_of(names, release) == f"prod-{OLD}"
+    assert tag_move(names, [("a", release), ("b", release)]).release == f"prod-{OLD}"
+
+
+@pytest.mark.parametrize(
+    ("image", "why"),
+    [
+        (
+            "registry.test:5000/shop/web:prod",
+            "runs registry.test:5000/shop/web:prod, which is not a prod-<sha> release",
+        ),
+        ("registry.test:5000/shop/api:prod-" + OLD, "not a prod-<sha> release of registry.test:5000/shop/web"),
+        ("other.test/shop/web:prod-" + OLD, "which is not a prod-<sha> release"),
+        ("registry.test:5000/shop/web@sha256:" + "a" * 64, "which is not a prod-<sha> release"),
+        ("busybox", "a runs busybox, which is not"),
+        ("", "there is no a in the revision it runs now"),
+    ],
+)
+def test_rollback_keeps_the_tag_when_a_target_runs_no_release_of_ours(image: str, why: str) -> None:
+    move = tag_move(load().images.prod["web"], [("a", image)])
+    assert not move.release and why in move.why_not
+
+
+def test_rollback_keeps_the_tag_when_targets_disagree() -> None:
+    names = load().images.prod["web"]
+    seen = [("a", f"registry.test:5000/shop/web:prod-{OLD}"), ("b", f"registry.test:5000/shop/web:prod-{SHA}")]
+    move = tag_move(names, seen)
+    assert not move.release
+    assert move.why_not == (f"the targets of registry.test:5000/shop/web disagree: a run prod-{OLD}; b run prod-{SHA}")
