@@ -16,16 +16,17 @@ for attempt in 1 2 3 4 5 6 7 8 9 10; do
     sleep 0.5
 done
 reachable=$([ -n "$answer" ] && echo yes || echo no)
-expect db_reachable yes "$reachable" || fail "the db at $db did not answer (after $attempt attempts)"
+expect db_reachable yes "$reachable" || fail "$junit_failure (the db at $db, $attempt attempts)"
 
-if expect user_one "Ada Lovelace" "$answer"; then
+if expect user_one "Ada Lovelace" "${answer:-nothing}"; then
     echo "OK: user 1 is '$answer' (from $db)"
 else
-    fail "expected 'Ada Lovelace' from $db/users/1, got '${answer:-nothing}'"
+    fail "$junit_failure (from $db/users/1)"
 fi
 
 unknown=$(wget -qO- "$db/users/2" 2>/dev/null && echo found || echo "not found")
-expect unknown_user "not found" "$unknown" || fail "user 2 should not exist, got '$unknown'"
+expect unknown_user "not found" "$unknown" || fail "$junit_failure (user 2 must not exist)"
 
 junit_write var/junit.xml
+[ "$status" -eq 0 ] && echo "OK ($junit_tests tests)"
 exit $status

@@ -55,13 +55,15 @@ junit_write() {
 }
 
 expect() {
-    # expect CASE EXPECTED ACTUAL: prints . or F, records the case; EXAMPLE_FAIL_CASE=CASE fails it on purpose
+    # expect CASE EXPECTED ACTUAL: records the case (a failed one's message in $junit_failure);
+    # EXAMPLE_FAIL_CASE=CASE fails it on purpose
     expected=$2
     if [ "$1" = "${EXAMPLE_FAIL_CASE:-}" ]; then expected="$2 (EXAMPLE_FAIL_CASE=$1 makes this case fail)"; fi
     if [ "$3" = "$expected" ]; then
         junit_case "$1"
         return 0
     fi
-    junit_case "$1" "$1: expected '$expected', got '$3'"
+    junit_failure="$1: expected '$expected', got '$3'"
+    junit_case "$1" "$junit_failure"
     return 1
 }

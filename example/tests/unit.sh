@@ -17,7 +17,7 @@ check() {
         passed=$((passed + 1)); printf '.'
     else
         failed=$((failed + 1)); printf 'F'
-        echo; echo "FAIL: $case_name ($fn $*): expected '$expected', got '$actual'"
+        echo; echo "FAIL: $junit_failure ($fn $*)"
     fi
 }
 

@@ -185,7 +185,7 @@ def test_secrets_never_appear_in_the_full_pipeline(
     assert result.returncode == 0, output
     assert summary_rows(result.stdout) == dict.fromkeys(JOBS, "passed")
     assert tokens.issued > 0, "the registry really asked for tokens"
-    reports = "".join(path.read_text() for path in (example.root / "reports").glob("*.xml"))
+    reports = "".join(path.read_text() for path in (example.root / "reports").rglob("*.xml"))
     for form in [*secret_forms(), *tokens.tokens]:
         assert form not in output
         assert form not in reports
