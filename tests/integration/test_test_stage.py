@@ -44,10 +44,18 @@ def test_all_jobs_run_in_parallel_with_coverage_and_junit(built_example: Example
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Lines: 75.00% (coverage of job unit)" in result.stdout.splitlines()
     assert "[functional] OK: user 1 is 'Ada Lovelace' (from http://db:8080)" in result.stdout
-    for job in ("unit", "lint", "functional"):
-        suite = ElementTree.parse(built_example.root / "reports" / f"junit-{job}.xml").getroot()
-        assert suite.get("failures") == "0"
-        assert suite.find("testcase").get("name") == job  # type: ignore[union-attr]
+    reports = built_example.root / "reports"
+    for job, path, cases in (
+        ("unit", "unit/junit.xml", 6),  # the example's jobs that declare reports: copied out of their containers
+        ("functional", "functional/junit.xml", 3),
+        ("lint", "junit-lint.xml", 1),  # declares none: Conveyor's one-case report
+    ):
+        root = ElementTree.parse(reports / path).getroot()
+        assert len(list(root.iter("testcase"))) == cases, path
+        assert not list(root.iter("failure")), path
+        assert f"job {job}: passed in " in result.stdout and f"JUnit report reports/{path}" in result.stdout
+        assert f"  tests {cases}, failures 0, errors 0, skipped 0" in result.stdout.splitlines()
+    assert not (reports / "junit-unit.xml").exists()
 
 
 def test_failing_job_fails_inv_test_with_its_exit_code(built_example: Example, tmp_path: Path) -> None:

@@ -34,6 +34,15 @@ def test_run_is_rm_without_tty_and_no_deps_only_when_asked() -> None:
     )
 
 
+def test_run_keeps_a_named_container_instead_of_rm_when_asked() -> None:
+    kept = PROJECT.run("app", ["sh", "-c", "make test"], no_deps=True, keep_as="demo-unit-app-reports-1")
+    assert kept.argv[len(BASE) :] == (
+        *("--progress", "quiet", "run", "--name", "demo-unit-app-reports-1", "-T", "--no-deps", "app"),
+        *("sh", "-c", "make test"),
+    )
+    assert "--rm" not in kept.argv
+
+
 def test_pull_down_and_renamed_projects() -> None:
     assert PROJECT.pull(["app", "db"]).argv[len(BASE) :] == ("pull", "--quiet", "app", "db")
     down = PROJECT.with_name("demo-unit").down()

@@ -8,7 +8,7 @@ from conveyor.config.settings import DEFAULT_COVERAGE_REGEX, JobSpec, load_setti
 from conveyor.console import Console
 from conveyor.errors import JobFailed
 from conveyor.redact import Redactor
-from conveyor.stages.test import JobResult, needed_services, report, verdict, write_junit
+from conveyor.stages.test import JobResult, needed_services, report, verdict, with_junit, write_junit
 from conveyor.stages.toolbox import Toolbox
 
 UNIT = JobSpec(name="unit", command="sh unit.sh", service="app", coverage_regex=DEFAULT_COVERAGE_REGEX)
@@ -46,9 +46,9 @@ def test_needed_services_in_first_seen_order() -> None:
 
 def test_junit_report_per_job_with_failure_and_redacted_output(tmp_path: Path) -> None:
     result = JobResult(FUNCTIONAL, 3, 2.5, ("connecting with s3cr3t-token", "FAIL: no db"))
-    path = write_junit(tmp_path, result, Redactor(["s3cr3t-token"]).clean)
+    path = tmp_path / "junit-functional.xml"
+    write_junit(path, result, Redactor(["s3cr3t-token"]).clean)
     suite = ElementTree.parse(path).getroot()
-    assert path.name == "junit-functional.xml"
     assert (suite.get("tests"), suite.get("failures")) == ("1", "1")
     failure = suite.find("testcase/failure")
     assert failure is not None and failure.get("message") == "exit code 3"
@@ -57,12 +57,14 @@ def test_junit_report_per_job_with_failure_and_redacted_output(tmp_path: Path) -
 
 def test_report_prints_gitlab_coverage_line_and_fails_with_the_job_exit_code(tmp_path: Path) -> None:
     printed: list[str] = []
-    results = [
+    box = tools(tmp_path, printed)
+    ran = [
         JobResult(UNIT, 0, 1.0, ("  Lines: 75.00% (3/4)",)),
         JobResult(LINT, 4, 1.0, ("FAIL x",)),
         JobResult(FUNCTIONAL, 2, 1.0, ()),
     ]
-    report(tools(tmp_path, printed), results)
+    results = [with_junit(box, result) for result in ran]
+    report(box, results)
     with pytest.raises(JobFailed) as caught:
         verdict(results)
     assert caught.value.exit_code == 4
@@ -84,5 +86,7 @@ def test_console_redacts_secrets_and_their_base64(tmp_path: Path) -> None:
 
 def test_report_passes_quietly_when_all_pass(tmp_path: Path) -> None:
     printed: list[Any] = []
-    report(tools(tmp_path, printed), [JobResult(LINT, 0, 0.5, ())])
-    assert any("job lint: passed" in line for line in printed)
+    box = tools(tmp_path, printed)
+    report(box, [with_junit(box, JobResult(LINT, 0, 0.5, ()))])
+    assert printed[0] == "job lint: passed in 0.5s, JUnit report reports/junit-lint.xml"
+    assert printed[1:] == ["  tests 1, failures 0, errors 0, skipped 0", "  slowest: conveyor.test::lint 0.500s"]

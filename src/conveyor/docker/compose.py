@@ -47,8 +47,11 @@ class ComposeProject:
     def pull(self, services: Sequence[str]) -> Command:
         return self.command("pull", "--quiet", list(services))
 
-    def run(self, service: str, command: Sequence[str], no_deps: bool) -> Command:
-        flags = ["--rm", "-T"] + (["--no-deps"] if no_deps else [])
+    def run(self, service: str, command: Sequence[str], no_deps: bool, keep_as: str = "") -> Command:
+        """`run -T` (no TTY in CI); the container is removed when it exits (`--rm`), or kept under the name
+        `keep_as`, so that files can be copied out of it before whoever ran it removes it."""
+        kept = ["--name", keep_as] if keep_as else ["--rm"]
+        flags = [*kept, "-T"] + (["--no-deps"] if no_deps else [])
         return self.command("run", flags, service, list(command), progress="quiet")
 
     def down(self) -> Command:

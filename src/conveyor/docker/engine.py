@@ -1,10 +1,15 @@
-"""The Docker engine through the docker SDK: tag, push, pull and digest look-ups.
+"""The Docker engine through the docker SDK: tag, push, pull and digest look-ups, and files read out of a
+(stopped) container through the engine's archive API, which is what `docker cp` uses and which works the
+same against a remote engine (docker-in-docker): nothing is bind-mounted.
 
 The SDK's push and pull answer HTTP 200 and report failures inside the JSON stream, so every chunk is
 decoded and `error`/`errorDetail` raise DockerError. `docker` is imported only when an Engine is made."""
 
 from __future__ import annotations
 
+import io
+import posixpath
+import tarfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -113,6 +118,43 @@ class Engine:
                 "start the registry or fix CI_REGISTRY / CI_REGISTRY_IMAGE and the credentials",
             ) from None
         return str(found["Descriptor"]["digest"])
+
+    def container_file(self, container: str, path: str) -> bytes | None:
+        """The content of the regular file `path` in `container` (running or stopped; a relative path is taken
+        from the container's working directory), or None when there is no such file."""
+        try:
+            if not posixpath.isabs(path):
+                config = self._client.api.inspect_container(container)["Config"]
+                path = posixpath.join(config.get("WorkingDir") or "/", path)
+            chunks, _ = self._client.api.get_archive(container, posixpath.normpath(path))
+            archive = b"".join(chunks)
+        except self._errors.NotFound:
+            return None
+        except self._errors.APIError as exc:
+            raise DockerError(f"cannot copy {path} out of container {container} ({_first_line(exc)})") from None
+        return only_file(archive)
+
+    def remove_container(self, container: str) -> None:
+        """Remove `container` (stopping it first), with its anonymous volumes; gone already is fine."""
+        try:
+            self._client.api.remove_container(container, v=True, force=True)
+        except self._errors.NotFound:
+            return
+        except self._errors.APIError as exc:
+            raise DockerError(
+                f"cannot remove container {container} ({_first_line(exc)})", f"remove it: docker rm -f {container}"
+            ) from None
+
+
+def only_file(archive: bytes) -> bytes | None:
+    """The content of the one regular file an archive of a single path holds; None when that path is not a
+    regular file (a directory, a link)."""
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        first = tar.next()
+        if first is None or not first.isfile():
+            return None
+        extracted = tar.extractfile(first)
+        return extracted.read() if extracted is not None else None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,24 +1,44 @@
 """The test stage: run the configured jobs in the CI image with `docker compose run --rm -T`, each in its
 own compose project (so parallel jobs never share service containers), `--no-deps` for jobs without
-services; report coverage in GitLab's regex form and write one JUnit file per job."""
+services; report coverage in GitLab's regex form and a JUnit file per job.
+
+A job that declares report files (`reports:` in invoke.yaml) runs without `--rm`, under a container name of
+its own; after the run, passed or failed, its files are copied out of the stopped container through the
+engine (no bind mount, so it works the same against docker-in-docker), then the container is removed
+(always, also on failure or interrupt) and the job's compose project taken down. A job that declares no
+JUnit file gets a one-case JUnit report written by Conveyor. Every job's JUnit file is summed up."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from xml.etree import ElementTree
 
 from conveyor.config.patterns import compile_pattern
-from conveyor.config.settings import JobSpec
+from conveyor.config.settings import JobSpec, Settings
 from conveyor.docker.compose import ComposeProject
+from conveyor.docker.engine import Engine
 from conveyor.errors import ConfigError, JobFailed, RegistryError, ToolError
-from conveyor.process import Command
+from conveyor.process import Command, Completed, LineSink
+from conveyor.stages.junit import JUnitError, Summary, read_junit
 from conveyor.stages.toolbox import Toolbox
 
 JUNIT_OUTPUT_LINES = 200
+
+
+@dataclass(frozen=True)
+class Reports:
+    """A job's reports on the runner: where each landed (kind -> path), the declared files the job did not
+    write (as it names them), the summary of its JUnit file, and why that file could not be read."""
+
+    landed: Mapping[str, Path] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    summary: Summary | None = None
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -27,10 +47,12 @@ class JobResult:
     returncode: int
     seconds: float
     lines: tuple[str, ...]
+    reports: Reports = Reports()
 
     @property
     def passed(self) -> bool:
-        return self.returncode == 0
+        """The job exited 0 and its JUnit report (if any) could be read."""
+        return self.returncode == 0 and not self.reports.problem
 
     @property
     def coverage(self) -> str | None:
@@ -72,7 +94,8 @@ def run_tests(tools: Toolbox, names: Sequence[str] = (), dry_run: bool = False) 
     if dry_run:
         tools.console.line(f"dry run: would run: {project.pull(services).display()}")
         for job in jobs:
-            tools.console.line(f"dry run: would run: {job_command(project, job).display()}")
+            keep_as = container_name(project, job) if job.reports.files() else ""
+            tools.console.line(f"dry run: would run: {job_command(project, job, keep_as).display()}")
         return ()
     with tools.logged_in() as session:
         results = pull_and_run(session, project, services, jobs)
@@ -93,15 +116,75 @@ def pull_and_run(
 
 
 def run_job(tools: Toolbox, project: ComposeProject, job: JobSpec, prefix: bool) -> JobResult:
-    """Run one job in its own compose project and take that project down afterwards."""
-    own = job_project(project, job)
+    """Run one job in its own compose project and take that project down afterwards; land its reports."""
     sink = tools.console.prefixed(f"[{job.name}] " if prefix else "")
     started = time.monotonic()
+    if job.reports.files():
+        ran, reports = run_keeping_reports(tools, project, job, sink)
+    else:
+        ran, reports = run_removed(tools, project, job, sink), Reports()
+    result = JobResult(job, ran.returncode, time.monotonic() - started, ran.lines, reports)
+    return with_junit(tools, result)
+
+
+def run_removed(tools: Toolbox, project: ComposeProject, job: JobSpec, sink: LineSink) -> Completed:
+    """`run --rm`: the container goes as soon as the job exits."""
     try:
-        ran = tools.run(job_command(project, job), sink)
+        return tools.run(job_command(project, job), sink)
     finally:
-        tools.run(own.down())
-    return JobResult(job=job, returncode=ran.returncode, seconds=time.monotonic() - started, lines=ran.lines)
+        tools.run(job_project(project, job).down())
+
+
+def run_keeping_reports(
+    tools: Toolbox, project: ComposeProject, job: JobSpec, sink: LineSink
+) -> tuple[Completed, Reports]:
+    """Run under a container name of the job's own, copy the declared files out of the stopped container
+    (whatever the exit code), then remove it (also when anything failed or was interrupted)."""
+    settings = tools.settings
+    for kind in job.reports.files():
+        settings.report_file(job, kind).unlink(missing_ok=True)  # a stale report must not pass for this run's
+    container = container_name(project, job)
+    engine = tools.engine()
+    try:
+        ran = tools.run(job_command(project, job, container), sink)
+        return ran, copy_reports(engine, settings, container, job)
+    finally:
+        try:
+            engine.remove_container(container)
+        finally:
+            tools.run(job_project(project, job).down())
+
+
+def copy_reports(engine: Engine, settings: Settings, container: str, job: JobSpec) -> Reports:
+    """Copy each declared report out of `container` to where it lands on the runner."""
+    landed: dict[str, Path] = {}
+    missing: list[str] = []
+    for kind, path in job.reports.files().items():
+        content = engine.container_file(container, path)
+        if content is None:
+            missing.append(path)
+            continue
+        target = settings.report_file(job, kind)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        landed[kind] = target
+    return Reports(landed=landed, missing=tuple(missing))
+
+
+def with_junit(tools: Toolbox, result: JobResult) -> JobResult:
+    """The result with its JUnit file summed up: the one the job wrote, or the one-case report Conveyor
+    writes for a job that declares none. A declared file the job did not write has no summary."""
+    job = result.job
+    path = tools.settings.report_file(job, "junit")
+    if not job.reports.junit:
+        write_junit(path, result, tools.console.redactor.clean)
+    elif "junit" not in result.reports.landed:
+        return result
+    try:
+        summary = read_junit(path, tools.relative(path))
+    except JUnitError as error:
+        return replace(result, reports=replace(result.reports, problem=f"job {job.name}: {error}"))
+    return replace(result, reports=replace(result.reports, summary=summary))
 
 
 def job_project(project: ComposeProject, job: JobSpec) -> ComposeProject:
@@ -109,32 +192,58 @@ def job_project(project: ComposeProject, job: JobSpec) -> ComposeProject:
     return project.with_name(f"{project.name}-{job.name}")
 
 
-def job_command(project: ComposeProject, job: JobSpec) -> Command:
-    return job_project(project, job).run(job.service, ["sh", "-c", job.command], no_deps=job.no_deps)
+def container_name(project: ComposeProject, job: JobSpec) -> str:
+    """The name a job that declares reports runs under: its project, its service, and a part of its own (two
+    runs of one job on one engine, say two pipelines, must not collide)."""
+    return f"{job_project(project, job).name}-{job.service}-reports-{uuid.uuid4().hex[:12]}"
+
+
+def job_command(project: ComposeProject, job: JobSpec, keep_as: str = "") -> Command:
+    return job_project(project, job).run(job.service, ["sh", "-c", job.command], no_deps=job.no_deps, keep_as=keep_as)
 
 
 def report(tools: Toolbox, results: Sequence[JobResult]) -> None:
-    console = tools.console
-    reports = tools.settings.reports_dir
+    """Each job's verdict, then what became of its reports: warnings for declared files it did not write,
+    an error for a JUnit file that cannot be read, the JUnit counts, slowest and failed cases, coverage."""
     for result in results:
-        path = write_junit(reports, result, tools.console.redactor.clean)
-        verdict = "passed" if result.passed else f"FAILED (exit code {result.returncode})"
-        console.line(f"job {result.job.name}: {verdict} in {result.seconds:.1f}s, JUnit report {tools.relative(path)}")
-        if (coverage := result.coverage) is not None:
-            console.line(f"Lines: {coverage}% (coverage of job {result.job.name})")
+        for line in job_report(tools, result):
+            tools.console.line(line)
+
+
+def job_report(tools: Toolbox, result: JobResult) -> list[str]:
+    job, reports = result.job, result.reports
+    verdict = "passed" if result.returncode == 0 else f"FAILED (exit code {result.returncode})"
+    junit = tools.settings.report_file(job, "junit")
+    shown = f", JUnit report {tools.relative(junit)}" if junit.is_file() else ""
+    lines = [f"job {job.name}: {verdict} in {result.seconds:.1f}s{shown}"]
+    lines += [f"warning: job {job.name} did not write its declared report {path}" for path in reports.missing]
+    if reports.problem:
+        lines.append(f"error: {reports.problem}")
+    if reports.summary is not None:
+        lines += [f"  {line}" for line in reports.summary.lines()]
+    if (coverage := result.coverage) is not None:
+        lines.append(f"Lines: {coverage}% (coverage of job {job.name})")
+    if (landed := reports.landed.get("coverage")) is not None:
+        lines.append(f"  coverage report ({job.reports.coverage_format}): {tools.relative(landed)}")
+    return lines
 
 
 def verdict(results: Sequence[JobResult]) -> None:
-    """Raise JobFailed with the first failing job's exit code when any job failed."""
-    failed = [result for result in results if not result.passed]
+    """Raise JobFailed when any job failed (with the first failing job's exit code) or left a JUnit report
+    that cannot be read (exit code 1 when every job itself passed)."""
+    failed = [result for result in results if result.returncode != 0]
+    problems = [result.reports.problem for result in results if result.reports.problem]
+    if not failed and not problems:
+        return
+    parts = []
     if failed:
-        first = failed[0]
         names = ", ".join(r.job.name for r in failed)
-        raise JobFailed(f"test job(s) failed: {names} (exit code {first.returncode})", first.returncode)
+        parts.append(f"test job(s) failed: {names} (exit code {failed[0].returncode})")
+    raise JobFailed("; ".join(parts + problems), failed[0].returncode if failed else 1)
 
 
-def write_junit(directory: Path, result: JobResult, clean: Callable[[str], str]) -> Path:
-    """One JUnit file per job, so GitLab shows each job's result and output."""
+def write_junit(path: Path, result: JobResult, clean: Callable[[str], str]) -> None:
+    """The one-case JUnit report of a job that declares none, so GitLab shows each job's result and output."""
     suite = ElementTree.Element(
         "testsuite",
         name="conveyor.test",
@@ -150,7 +259,5 @@ def write_junit(directory: Path, result: JobResult, clean: Callable[[str], str])
         failure = ElementTree.SubElement(case, "failure", message=f"exit code {result.returncode}")
         failure.text = output
     ElementTree.SubElement(case, "system-out").text = output
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"junit-{result.job.name}.xml"
+    path.parent.mkdir(parents=True, exist_ok=True)
     ElementTree.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
-    return path
