@@ -248,7 +248,7 @@ def test_glob_translation_agrees_with_fnmatch_on_any_pattern(glob: str, branch: 
             False,
             "tag pipelines do not deploy",
         ),
-        ({"GITLAB_CI": "true", "CI_COMMIT_REF_NAME": "master", "CI_DEFAULT_BRANCH": "master"}, False, "is a tag"),
+        ({"GITLAB_CI": "true", "CI_COMMIT_REF_NAME": "master", "CI_DEFAULT_BRANCH": "master"}, False, "not set: only"),
         (
             {
                 "GITLAB_CI": "true",

@@ -429,8 +429,10 @@ class Settings:
 
     def why_not_deployable(self) -> str:
         """Why this pipeline does not deploy, in one phrase."""
-        if self.commit_tag or not self.commit_branch:
+        if self.commit_tag:
             return f"{self.ref_name!r} is a tag, not a branch: tag pipelines do not deploy"
+        if not self.commit_branch:
+            return f"{self.source('commit_branch')} is not set: only branch pipelines deploy (GitLab sets it in those)"
         if not self.deploy_patterns:
             return (
                 f"the default branch is unknown, so no branch is deployable ({self.source('default_branch')} "
