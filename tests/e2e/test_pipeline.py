@@ -11,8 +11,10 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
+import yaml
 
 from devtools.k8s_sim import SCENARIOS, KubeSim
 from tests.e2e.conftest import NAMESPACE, Cluster
@@ -197,3 +199,75 @@ def test_secrets_never_appear_in_the_full_pipeline(
     assert not [form for form in secret_forms() if form in stored], "docker login left the password behind"
     assert set(Path(tempfile.gettempdir()).glob("conveyor-docker-*")) == leftovers, "temporary Docker config kept"
     assert "section_start:" in result.stdout, "GitLab log sections when GITLAB_CI=true"
+
+
+# -- staging then production, with the test jobs' own reports ------------------------------------------------
+
+STAGING = "conveyor-staging"
+ENVIRONMENTS = {
+    "staging": {"namespace": STAGING, "url": "https://staging.example.test"},
+    "production": {"namespace": NAMESPACE, "url": "https://example.test"},
+}
+
+
+def testcases(path: Path) -> dict[str, str]:
+    """JUnit test case name -> passed / failure / error / skipped."""
+    outcomes = {}
+    for case in ElementTree.parse(path).getroot().iter("testcase"):
+        kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+        outcomes[str(case.get("name"))] = kinds[0] if kinds else "passed"
+    return outcomes
+
+
+def web_image(sim: KubeSim, namespace: str) -> str:
+    deployment = sim.cluster.store.get("deployments", namespace, "web")
+    assert deployment is not None
+    return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def test_staging_then_production_with_the_jobs_own_reports(example: Example, tmp_path: Path) -> None:
+    config_file = example.root / "invoke.yaml"
+    config = yaml.safe_load(config_file.read_text())
+    config["conveyor"]["environments"] = ENVIRONMENTS
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    reports = example.root / "reports"
+
+    # a failing case is visible in the job's JUnit file and in its output
+    failing = example.inv("pipeline", "--until", "test", EXAMPLE_FAIL_CASE="shout")
+    assert failing.returncode != 0 and summary_rows(failing.stdout)["test:unit"] == "failed", failing.stdout
+    unit = testcases(reports / "unit" / "junit.xml")
+    assert len(unit) >= 3 and unit.pop("shout", unit.pop("GreetingTest::shout", None)) == "failure", unit
+    assert set(unit.values()) == {"passed"}
+    assert re.search(r"^\s*failed: \S*shout", failing.stdout, re.M), failing.stdout
+
+    sim = KubeSim(SCENARIOS["success"], registry=example.registry.address, namespaces=("default", STAGING, NAMESPACE))
+    sim.start()
+    try:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kube" / "config", namespace="default")
+        for namespace in (STAGING, NAMESPACE):
+            sim.cluster.seed_deployment(namespace, "web", example.base_image, container="web")
+        result = example.inv("pipeline", KUBECONFIG=str(kubeconfig))
+        assert result.returncode == 0, result.stdout + result.stderr
+        rows = summary_rows(result.stdout)
+        assert rows["deploy:staging"] == "passed" and rows["deploy:production"] == "skipped", result.stdout
+        sha = example.git("rev-parse", "HEAD")
+        release = f"{example.registry.address}/{example.name}/example/web:prod-{sha}"
+        assert (web_image(sim, STAGING), web_image(sim, NAMESPACE)) == (release, example.base_image)
+        web = f"{example.name}/example/web"
+        assert registry_tags(example.registry.url, web) == sorted([f"prod-{sha}", "prod-staging"])
+
+        # the jobs' own reports landed, with several cases each; lint declares none and keeps the one-case report
+        assert set(testcases(reports / "unit" / "junit.xml").values()) == {"passed"}
+        assert len(testcases(reports / "unit" / "junit.xml")) >= 3
+        assert len(testcases(reports / "functional" / "junit.xml")) >= 3
+        assert ElementTree.parse(reports / "unit" / "coverage.xml").getroot().tag == "coverage"
+        assert list(testcases(reports / "junit-lint.xml")) == ["lint"]
+        assert re.search(r"^\s*tests \d+, failures 0, errors 0, skipped 0$", result.stdout, re.M), result.stdout
+
+        # production only when asked, with the very image staging runs
+        production = example.inv("pipeline", "--only", "deploy:production", KUBECONFIG=str(kubeconfig))
+        assert production.returncode == 0, production.stdout + production.stderr
+        assert web_image(sim, NAMESPACE) == release
+        assert registry_tags(example.registry.url, web) == sorted([f"prod-{sha}", "prod", "prod-staging"])
+    finally:
+        sim.stop()

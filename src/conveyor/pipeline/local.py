@@ -127,8 +127,8 @@ def run_test_stage(tools: Toolbox, jobs: Sequence[PipelineJob], failed_before: b
     for job in runnable:
         result = results[job.task[-1]]
         status = "passed" if result.passed else "failed"
-        detail = "" if result.passed else f"exit code {result.returncode}"
-        outcomes.append(JobOutcome(job, status, result.seconds, detail, result.returncode))
+        detail = "" if result.passed else result.reports.problem or f"exit code {result.returncode}"
+        outcomes.append(JobOutcome(job, status, result.seconds, detail, result.returncode or int(not result.passed)))
     return skipped + outcomes
 
 
