@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -112,7 +113,7 @@ def test_adopting_conveyor_in_the_shop_project(
     # 3. the test jobs and deploy targets in invoke.yaml
     config = yaml.safe_load((shop / "invoke.yaml").read_text())
     config["conveyor"]["test_jobs"] = {
-        "phpunit": {"command": "sh tests/phpunit.sh", "services": ["pgsql"]},
+        "phpunit": {"command": "sh tests/phpunit.sh", "services": ["pgsql"], "reports": {"junit": "var/junit.xml"}},
         "phpcs": {"command": "sh tests/phpcs.sh", "services": []},
     }
     config["conveyor"]["deploy_targets"] = [
@@ -158,6 +159,13 @@ def test_adopting_conveyor_in_the_shop_project(
         assert registry_tags(url, f"acme/shop/{image}") == sorted(["prod-staging", f"prod-{sha}"])
     assert images(cluster, STAGING) == {f"{registry.address}/acme/shop/{name}:prod-{sha}" for name in ("api", "worker")}
     assert images(cluster, NAMESPACE) == {base_image}
+    phpunit = ElementTree.parse(shop / "reports" / "phpunit" / "junit.xml").getroot()
+    assert len(list(phpunit.iter("testcase"))) >= 2, "phpunit's own JUnit file, copied out of its container"
+    assert (shop / "reports" / "junit-phpcs.xml").is_file(), "phpcs declares none: Conveyor's one-case report"
+    assert yaml.safe_load((shop / ".gitlab" / "conveyor.yml").read_text())["test:phpunit"]["artifacts"] == {
+        "when": "always",
+        "reports": {"junit": "reports/phpunit/junit.xml"},
+    }
 
     # 7. production, when asked: the same images, not rebuilt
     production = steps.run("inv", "pipeline", "--only", "deploy:production")

@@ -23,7 +23,7 @@ from conveyor.redact import Redactor
 from conveyor.registry.cleanup import CleanupReport
 from conveyor.stages.rollback import release_of, tag_move
 from conveyor.stages.toolbox import Toolbox
-from conveyor.tasks.deploy import place_flags
+from conveyor.tasks.wiring import place_flags
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 OLD = "fedcba9876543210fedcba9876543210fedcba98"

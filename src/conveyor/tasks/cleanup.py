@@ -6,7 +6,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from conveyor.tasks.wiring import dry, one_line_errors, toolbox
+from conveyor.tasks.wiring import PLACE_HELP, dry, one_line_errors, place_flags, toolbox
 
 SKIP_HELP = (
     "Delete without asking the clusters whether they still use an image (when they cannot be asked); "
@@ -42,13 +42,21 @@ def ci_image(ctx: Context, dry_run: bool = False) -> None:
     cleanup_this_ci_image(toolbox(ctx), dry(ctx, dry_run))
 
 
-@task(help={"dry_run": "Print the promotion and deletions; change nothing.", "skip_cluster_check": SKIP_HELP})
+@task(
+    help={
+        "dry_run": "Print the promotion and deletions; change nothing.",
+        "skip_cluster_check": SKIP_HELP,
+        "environment": PLACE_HELP["environment"],
+    }
+)
 @one_line_errors
-def old_prod(ctx: Context, dry_run: bool = False, skip_cluster_check: bool = False) -> None:
-    """Promote this commit's release once the cluster runs it, then delete releases nothing needs."""
+def old_prod(ctx: Context, dry_run: bool = False, skip_cluster_check: bool = False, environment: str = "") -> None:
+    """Promote this commit's release in the environment once its cluster runs it, then delete releases
+    nothing needs."""
     from conveyor.stages.cleanup import cleanup_old_prod
 
-    cleanup_old_prod(toolbox(ctx), dry(ctx, dry_run), skip_cluster_check)
+    tools = toolbox(ctx, place_flags(environment, "", ""))
+    cleanup_old_prod(tools, dry(ctx, dry_run), skip_cluster_check)
 
 
 @task(

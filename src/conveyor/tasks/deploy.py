@@ -8,7 +8,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from conveyor.tasks.wiring import dry, one_line_errors, toolbox
+from conveyor.tasks.wiring import PLACE_HELP, dry, one_line_errors, place_flags, toolbox
 
 if TYPE_CHECKING:
     from conveyor.config.settings import Given
@@ -16,12 +16,6 @@ if TYPE_CHECKING:
 KUBECONFIG_HELP = "Kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then in-cluster)."
 TIMEOUT_HELP = "How long to wait for each rollout: seconds, or 90s, 5m, 1h (default: CONVEYOR_ROLLOUT_TIMEOUT, 600)."
 DRY_RUN_HELP = "Check everything and print the plan; change nothing."
-PLACE_HELP = {
-    "environment": "Environment of conveyor.environments (default: CI_ENVIRONMENT_NAME, the only one, else the "
-    "first automatic one; one started by hand must be named).",
-    "context": "Kubeconfig context of that environment (default: KUBE_CONTEXT, its own, else the current one).",
-    "namespace": "Namespace of that environment (default: KUBE_NAMESPACE, its own, else the context's).",
-}
 
 
 @task(
@@ -104,18 +98,6 @@ def rollout_flags(timeout: str, rollback: str) -> dict[str, Given]:
     from conveyor.config.settings import Given
 
     return {"rollout_timeout": Given(timeout, "--timeout"), "rollback": Given(rollback, "--rollback")}
-
-
-def place_flags(environment: str, context: str, namespace: str) -> dict[str, Given]:
-    """The flags that choose the environment and override its context and namespace (CI_ENVIRONMENT_NAME,
-    KUBE_CONTEXT, KUBE_NAMESPACE: the environment being deployed only)."""
-    from conveyor.config.settings import Given
-
-    return {
-        "environment_name": Given(environment, "--environment"),
-        "kube_context": Given(context, "--context"),
-        "kube_namespace": Given(namespace, "--namespace"),
-    }
 
 
 collection = Collection("deploy", apply, status, roll_back)

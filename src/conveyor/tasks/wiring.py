@@ -22,6 +22,13 @@ if TYPE_CHECKING:  # imported when a task runs, so that `inv --list` stays as fa
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+PLACE_HELP = {
+    "environment": "Environment of conveyor.environments (default: CI_ENVIRONMENT_NAME, the only one, else the "
+    "first automatic one; one started by hand must be named).",
+    "context": "Kubeconfig context of that environment (default: KUBE_CONTEXT, its own, else the current one).",
+    "namespace": "Namespace of that environment (default: KUBE_NAMESPACE, its own, else the context's).",
+}
+
 
 def project_root() -> Path:
     """The project this run is about (conveyor.config.projectroot), from the current directory."""
@@ -141,3 +148,15 @@ def _known_secrets() -> list[str]:
     from conveyor.config.settings import SETTINGS
 
     return [os.environ.get(setting.env, "") for setting in SETTINGS if setting.secret]
+
+
+def place_flags(environment: str, context: str, namespace: str) -> dict[str, Given]:
+    """The flags that choose the environment and override its context and namespace (CI_ENVIRONMENT_NAME,
+    KUBE_CONTEXT, KUBE_NAMESPACE: the environment being deployed only)."""
+    from conveyor.config.settings import Given
+
+    return {
+        "environment_name": Given(environment, "--environment"),
+        "kube_context": Given(context, "--context"),
+        "kube_namespace": Given(namespace, "--namespace"),
+    }
