@@ -64,16 +64,18 @@ def test_inv_dry_changes_nothing_on_any_task(example: Example, cluster: Cluster)
 
 
 def test_chained_tasks_run_in_turn_and_the_failing_one_sets_the_exit_code(example: Example, cluster: Cluster) -> None:
-    (example.root / ".gitlab-ci.yml").write_text("stale\n")
+    ours = example.root / ".gitlab" / "conveyor.yml"
+    ours.parent.mkdir(exist_ok=True)
+    ours.write_text("stale\n")
     both = example.inv("deploy.status", "gitlab-ci", "--check", **cluster.env())
     assert both.returncode == 1, both.stdout + both.stderr
     assert 'deployment "web" successfully rolled out' in both.stdout, "the first task ran"
-    assert_one_line_failure(both, ".gitlab-ci.yml differs")
+    assert_one_line_failure(both, ".gitlab/conveyor.yml is stale")
     first_fails = example.inv("deploy.status", "--deployment", "nope", "gitlab-ci", **cluster.env())
     assert_one_line_failure(first_fails, 'deployment "nope" not found')
-    assert (example.root / ".gitlab-ci.yml").read_text() == "stale\n", "the second task never ran"
+    assert ours.read_text() == "stale\n", "the second task never ran"
     fine = example.inv("gitlab-ci", "deploy.status", **cluster.env())
-    assert fine.returncode == 0 and "wrote .gitlab-ci.yml" in fine.stdout and "rolled out" in fine.stdout
+    assert fine.returncode == 0 and "wrote .gitlab/conveyor.yml" in fine.stdout and "rolled out" in fine.stdout
 
 
 # ---- bad input ------------------------------------------------------------------------------------------

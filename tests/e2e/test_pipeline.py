@@ -210,7 +210,7 @@ ENVIRONMENTS = {
 }
 
 
-def testcases(path: Path) -> dict[str, str]:
+def junit_cases(path: Path) -> dict[str, str]:
     """JUnit test case name -> passed / failure / error / skipped."""
     outcomes = {}
     for case in ElementTree.parse(path).getroot().iter("testcase"):
@@ -235,7 +235,7 @@ def test_staging_then_production_with_the_jobs_own_reports(example: Example, tmp
     # a failing case is visible in the job's JUnit file and in its output
     failing = example.inv("pipeline", "--until", "test", EXAMPLE_FAIL_CASE="shout")
     assert failing.returncode != 0 and summary_rows(failing.stdout)["test:unit"] == "failed", failing.stdout
-    unit = testcases(reports / "unit" / "junit.xml")
+    unit = junit_cases(reports / "unit" / "junit.xml")
     assert len(unit) >= 3 and unit.pop("shout", unit.pop("GreetingTest::shout", None)) == "failure", unit
     assert set(unit.values()) == {"passed"}
     assert re.search(r"^\s*failed: \S*shout", failing.stdout, re.M), failing.stdout
@@ -257,11 +257,11 @@ def test_staging_then_production_with_the_jobs_own_reports(example: Example, tmp
         assert registry_tags(example.registry.url, web) == sorted([f"prod-{sha}", "prod-staging"])
 
         # the jobs' own reports landed, with several cases each; lint declares none and keeps the one-case report
-        assert set(testcases(reports / "unit" / "junit.xml").values()) == {"passed"}
-        assert len(testcases(reports / "unit" / "junit.xml")) >= 3
-        assert len(testcases(reports / "functional" / "junit.xml")) >= 3
+        assert set(junit_cases(reports / "unit" / "junit.xml").values()) == {"passed"}
+        assert len(junit_cases(reports / "unit" / "junit.xml")) >= 3
+        assert len(junit_cases(reports / "functional" / "junit.xml")) >= 3
         assert ElementTree.parse(reports / "unit" / "coverage.xml").getroot().tag == "coverage"
-        assert list(testcases(reports / "junit-lint.xml")) == ["lint"]
+        assert list(junit_cases(reports / "junit-lint.xml")) == ["lint"]
         assert re.search(r"^\s*tests \d+, failures 0, errors 0, skipped 0$", result.stdout, re.M), result.stdout
 
         # production only when asked, with the very image staging runs
