@@ -5,6 +5,7 @@ locally; `inv gitlab-ci` writes it as GitLab CI YAML."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from conveyor.config.settings import JobSpec, Settings
 from conveyor.errors import ConfigError
@@ -96,8 +97,9 @@ def test_job(settings: Settings, job: JobSpec) -> PipelineJob:
     )
 
 
-def relative(settings: Settings, path: object) -> str:
-    return str(path).removeprefix(f"{settings.project_dir}/")
+def relative(settings: Settings, path: Path) -> str:
+    """A report's path as GitLab's artifacts name it: relative to the project."""
+    return path.relative_to(settings.project_dir).as_posix() if path.is_relative_to(settings.project_dir) else str(path)
 
 
 def deploy_jobs(settings: Settings) -> list[PipelineJob]:
