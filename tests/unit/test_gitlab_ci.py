@@ -351,3 +351,10 @@ def test_stale_diff_is_empty_when_up_to_date(tmp_path: Path) -> None:
     assert "-a\n+b\n" in stale_diff(path, "b\n")
     with pytest.raises(ConfigError, match="does not exist"):
         stale_diff(tmp_path / "missing.yml", "a\n")
+
+
+def test_the_job_image_sets_no_docker_host_of_its_own() -> None:
+    """Deploy and cleanup jobs run without dind: the image must not point them at a `docker` service."""
+    dockerfile = (REPO / "src" / "conveyor" / "jobimage" / "Dockerfile").read_text()
+    instructions = [line for line in dockerfile.splitlines() if line.split(" ", 1)[0] in ("ENV", "ARG")]
+    assert instructions and not any("DOCKER_" in line for line in instructions), instructions
