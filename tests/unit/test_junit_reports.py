@@ -119,3 +119,30 @@ def archive(name: str, data: bytes | None) -> bytes:
 def test_only_the_regular_file_of_an_archive_is_taken() -> None:
     assert only_file(archive("junit.xml", b"<testsuite/>")) == b"<testsuite/>"
     assert only_file(archive("var", None)) is None
+
+
+class OneFileEngine:
+    """Answers `container_file` as the engine would: the file's bytes, or None when the job did not write it."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+
+    def container_file(self, container: str, path: str) -> bytes | None:
+        return self.files.get(path)
+
+
+def test_copied_reports_have_every_known_secret_masked_and_other_bytes_kept(tmp_path: Path) -> None:
+    from conveyor.redact import MASK, Redactor
+    from conveyor.stages.test import copy_reports
+
+    box = toolbox(tmp_path, [])
+    secret = "Pa55-in-a-test-report"
+    junit = f'<testsuite><testcase name="login"><system-out>pw={secret}</system-out></testcase></testsuite>'
+    latin1 = b"<coverage>\xe9t\xe9</coverage>"  # not UTF-8: passes through byte for byte
+    engine = OneFileEngine({"var/junit.xml": junit.encode(), "var/coverage.xml": latin1})
+    redactor = Redactor()
+    redactor.add(secret)
+    reports = copy_reports(engine, box.settings, "c1", UNIT, redactor.clean)  # type: ignore[arg-type]
+    written = reports.landed["junit"].read_text()
+    assert secret not in written and f"pw={MASK}" in written
+    assert reports.landed["coverage"].read_bytes() == latin1

@@ -147,7 +147,7 @@ def run_keeping_reports(
     engine = tools.engine()
     try:
         ran = tools.run(job_command(project, job, container), sink)
-        return ran, copy_reports(engine, settings, container, job)
+        return ran, copy_reports(engine, settings, container, job, tools.console.redactor.clean)
     finally:
         try:
             engine.remove_container(container)
@@ -155,8 +155,11 @@ def run_keeping_reports(
             tools.run(job_project(project, job).down())
 
 
-def copy_reports(engine: Engine, settings: Settings, container: str, job: JobSpec) -> Reports:
-    """Copy each declared report out of `container` to where it lands on the runner."""
+def copy_reports(
+    engine: Engine, settings: Settings, container: str, job: JobSpec, clean: Callable[[str], str]
+) -> Reports:
+    """Copy each declared report out of `container` to where it lands on the runner, with every secret
+    Conveyor knows masked (bytes that are not UTF-8 pass through unchanged)."""
     landed: dict[str, Path] = {}
     missing: list[str] = []
     for kind, path in job.reports.files().items():
@@ -166,7 +169,7 @@ def copy_reports(engine: Engine, settings: Settings, container: str, job: JobSpe
             continue
         target = settings.report_file(job, kind)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+        target.write_bytes(clean(content.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape"))
         landed[kind] = target
     return Reports(landed=landed, missing=tuple(missing))
 
