@@ -104,6 +104,16 @@ class Place:
     when: str = "auto"
     url: str = ""
 
+    @property
+    def images(self) -> tuple[str, ...]:
+        """The prod images the targets run, each once, in the targets' order."""
+        return tuple(dict.fromkeys(target.image for target in self.targets))
+
+    @property
+    def deployments(self) -> tuple[str, ...]:
+        """The Deployments of the targets, each once, in the targets' order."""
+        return tuple(dict.fromkeys(target.deployment for target in self.targets))
+
     def describe(self) -> str:
         context = f"context {self.context}" if self.context else "the current context"
         namespace = f"namespace {self.namespace}" if self.namespace else "its namespace"

@@ -53,8 +53,7 @@ def promote_and_prune(tools: Toolbox, known: Knowledge, dry_run: bool = False) -
     the releases the guard lets go (not used by a cluster, not among the newest kept for rollback, not
     promoted anywhere). The caller has verified the rollout (see deploy_stage.promotable)."""
     place = tools.settings.deploy_place
-    used = {target.image for target in place.targets}
-    prod = {name: names for name, names in tools.settings.images.prod.items() if name in used}
+    prod = {name: tools.settings.images.prod[name] for name in place.images}
     if not prod:
         tools.console.line("cleanup.old-prod: no prod images configured")
         return

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from conveyor.config.settings import DeployTarget, ProdNames
+from conveyor.config.settings import DeployTarget, Place, ProdNames
 from conveyor.errors import ConfigError, RegistryError
 from conveyor.gitinfo import GitAnswer
 from conveyor.guard.apply import guarded, promote_and_prune, show
@@ -25,7 +25,7 @@ from conveyor.kube import (
     set_image,
 )
 from conveyor.kube.patches import container_images
-from conveyor.stages.rollouts import check_targets, connect, unique, wait, wait_options
+from conveyor.stages.rollouts import check_targets, connect, wait, wait_options
 from conveyor.stages.toolbox import Toolbox
 
 
@@ -97,9 +97,9 @@ def check_prod_images(tools: Toolbox, targets: Sequence[DeployTarget]) -> None:
                 )
 
 
-def prod_names(tools: Toolbox, targets: Sequence[DeployTarget]) -> list[ProdNames]:
-    """The names of the prod images the targets run, each once."""
-    return [tools.settings.images.prod[name] for name in unique(target.image for target in targets)]
+def prod_names(tools: Toolbox, place: Place) -> list[ProdNames]:
+    """The names of the prod images the environment's targets run, each once."""
+    return [tools.settings.images.prod[name] for name in place.images]
 
 
 def image_of(tools: Toolbox, target: DeployTarget) -> str:
@@ -115,7 +115,7 @@ def plan(tools: Toolbox, cluster: Cluster, targets: Sequence[DeployTarget]) -> l
         lines.append(f'deployment "{target.deployment}" container {target.container}: {action}')
     keep = tools.settings.keep_releases
     place = tools.settings.deploy_place
-    for names in prod_names(tools, targets):
+    for names in prod_names(tools, place):
         lines.append(
             f"on success: move {names.promotion(place)} to {names.release}, then delete the releases no cluster "
             f"uses that are not among the {keep} newest"
@@ -148,7 +148,7 @@ def handle_failure(
     with tools.registry() as client:
         reports = [
             guarded(client, known, names.release.repository, {names.release.tag: "the failed release"})
-            for names in prod_names(tools, tools.settings.deploy_place.targets)
+            for names in prod_names(tools, tools.settings.deploy_place)
         ]
     show(tools, reports)
     warn_if_unknown(tools, known)

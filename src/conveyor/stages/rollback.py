@@ -17,7 +17,7 @@ from conveyor.kube.patches import container_images
 from conveyor.reference import ImageReference
 from conveyor.registry import RegistryClient
 from conveyor.registry.cleanup import promote
-from conveyor.stages.rollouts import check_targets, connect, unique, wait, wait_options
+from conveyor.stages.rollouts import check_targets, connect, wait, wait_options
 from conveyor.stages.toolbox import Toolbox
 
 Images = Mapping[str, Mapping[str, str]]  # deployment -> container -> image
@@ -39,7 +39,7 @@ def roll_back(tools: Toolbox, kubeconfig: str = "", dry_run: bool = False) -> No
     tools.console.line(f"rollback: {place.describe()}")
     with connect(tools, kubeconfig) as cluster:
         check_targets(cluster, place.targets)
-        plans = [plan_rollback(cluster, name) for name in unique(t.deployment for t in place.targets)]
+        plans = [plan_rollback(cluster, name) for name in place.deployments]
         with tools.registry() as client:  # the registry answers before anything changes
             lines = retag(client, place, tag_moves(tools, place, {p.deployment: p.after for p in plans}), dry_run=True)
         if dry_run:
@@ -70,7 +70,7 @@ def tag_moves(tools: Toolbox, place: Place, runs: Images) -> list[TagMove]:
     """For each prod image the environment's targets use: the release all of them run."""
     prod = tools.settings.images.prod
     moves = []
-    for image in unique(target.image for target in place.targets):
+    for image in place.images:
         targets = [t for t in place.targets if t.image == image]
         seen = [
             (f'deployment "{t.deployment}" container {t.container}', runs.get(t.deployment, {}).get(t.container, ""))

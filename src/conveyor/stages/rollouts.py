@@ -3,7 +3,7 @@ checked before anything changes, and waiting for rollouts as kubectl decides (`i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from conveyor.config.settings import DeployTarget
 from conveyor.errors import ConfigError
@@ -37,7 +37,7 @@ def status(tools: Toolbox, deployment: str = "", kubeconfig: str = "") -> None:
     """`inv deploy.status`: wait for the named Deployment (default: every deploy target of the environment
     being deployed, in its context and namespace) like kubectl."""
     place = tools.settings.deploy_place
-    names = [deployment] if deployment else unique(t.deployment for t in place.targets)
+    names = [deployment] if deployment else place.deployments
     if not names:
         raise ConfigError("no deployment to wait for", "pass --deployment NAME or configure conveyor.deploy_targets")
     tools.console.line(f"status: {place.describe()}")
@@ -56,7 +56,3 @@ def check_targets(cluster: Cluster, targets: Sequence[DeployTarget]) -> None:
                 f'deployment "{target.deployment}" has no container "{target.container}"',
                 f"its containers are: {', '.join(sorted(containers)) or 'none'}; fix conveyor.deploy_targets",
             )
-
-
-def unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))
