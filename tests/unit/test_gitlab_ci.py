@@ -358,3 +358,28 @@ def test_the_job_image_sets_no_docker_host_of_its_own() -> None:
     dockerfile = (REPO / "src" / "conveyor" / "jobimage" / "Dockerfile").read_text()
     instructions = [line for line in dockerfile.splitlines() if line.split(" ", 1)[0] in ("ENV", "ARG")]
     assert instructions and not any("DOCKER_" in line for line in instructions), instructions
+
+
+def test_the_scheduled_cleanup_applies_the_configured_rules_unless_rule_flags_are_given() -> None:
+    from datetime import timedelta
+
+    from conveyor.config.specs import PolicyRules
+    from conveyor.console import Console
+    from conveyor.redact import Redactor
+    from conveyor.stages.cleanup import configured_rules
+    from conveyor.stages.toolbox import Toolbox
+
+    policy = [{"delete": ".*", "older_than": "30d"}, {"image": "web", "delete": "prod-.*", "keep_newest": 3}]
+    tools = Toolbox(pipeline_settings({"CI_COMMIT_REF_NAME": "main"}, cleanup_policy=policy), Console(Redactor()))
+    ci = PolicyRules(image="ci", delete_regex=".*", older_than=timedelta(days=30))
+    web = PolicyRules(image="web", delete_regex="prod-.*", keep_newest=3)
+    assert configured_rules(tools, PolicyRules()) == [ci, web]
+    assert configured_rules(tools, PolicyRules(image="web")) == [web]
+    assert configured_rules(tools, PolicyRules(image="ci")) == [ci]
+    flags = PolicyRules(image="web", keep_regex="prod")
+    assert configured_rules(tools, flags) == [flags]
+    assert configured_rules(tools, PolicyRules(delete_regex="x")) == [PolicyRules(image="ci", delete_regex="x")]
+    with pytest.raises(ConfigError, match=r"no rules for image 'worker'.*its images: ci, web"):
+        configured_rules(tools, PolicyRules(image="worker"))
+    unconfigured = Toolbox(pipeline_settings({"CI_COMMIT_REF_NAME": "main"}), Console(Redactor()))
+    assert configured_rules(unconfigured, PolicyRules()) == [PolicyRules(image="ci")]

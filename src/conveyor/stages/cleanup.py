@@ -106,17 +106,15 @@ def cleanup_by_configured_policy(tools: Toolbox) -> None:
 def configured_rules(tools: Toolbox, flags: PolicyRules) -> list[PolicyRules]:
     """The rules to apply: the flags when any rule flag is given, else conveyor.cleanup_policy (only the
     `--image` one, when given); every image defaults to the CI image."""
-    given = replace(flags, image="") != PolicyRules()
-    configured = tools.settings.cleanup_policy
-    if not given and configured:
-        ci_image = tools.settings.ci_image_name
-        chosen = [rules for rules in configured if flags.image in ("", rules.image or ci_image)]
-        if not chosen:
-            names = ", ".join(rules.image or tools.settings.ci_image_name for rules in configured)
-            raise ConfigError(f"conveyor.cleanup_policy has no rules for image {flags.image!r}", f"its images: {names}")
-    else:
-        chosen = [flags]
-    return [replace(rules, image=rules.image or tools.settings.ci_image_name) for rules in chosen]
+    ci_image = tools.settings.ci_image_name
+    configured = [replace(rules, image=rules.image or ci_image) for rules in tools.settings.cleanup_policy]
+    if replace(flags, image="") != PolicyRules() or not configured:
+        return [replace(flags, image=flags.image or ci_image)]
+    chosen = [rules for rules in configured if flags.image in ("", rules.image)]
+    if not chosen:
+        names = ", ".join(rules.image for rules in configured)
+        raise ConfigError(f"conveyor.cleanup_policy has no rules for image {flags.image!r}", f"its images: {names}")
+    return chosen
 
 
 def parse_count(flag: str, text: str) -> int | None:
