@@ -28,12 +28,9 @@ sys.path[:0] = [str(REPO), str(REPO / "src")]
 import requests  # noqa: E402
 
 from benchmarks.report import median, table, timed, write_section  # noqa: E402
-from conveyor.registry import (  # noqa: E402
-    Credentials,
-    RegistryClient,
-    cleanup,
-)
+from conveyor.registry import Credentials, RegistryClient, RegistryOptions  # noqa: E402
 from conveyor.registry.manifests import OCI_MANIFEST, image_manifest  # noqa: E402
+from tests.support import deletions  # noqa: E402
 from tests.support.registry import RegistryProcess  # noqa: E402
 from tests.support.tokenserver import TokenServer, User  # noqa: E402
 
@@ -71,16 +68,16 @@ def run(command: list[str]) -> None:
 
 def per_tag(registry: RegistryProcess, tags: int) -> dict[str, list[float]]:
     """Seconds per tag: the original script, skopeo delete, Conveyor (in-process and as a fresh process)."""
-    client = RegistryClient(registry.address, scheme="http")
+    client = RegistryClient(registry.address, options=RegistryOptions(scheme="http"))
     names = [f"t{i:03d}" for i in range(tags)]
     repositories = ("bench/orig", "bench/skopeo", "bench/conveyor", "bench/warm", "bench/listed", "bench/process")
     for repository in repositories:
         for name in names:
             push_small(client, repository, name)
-    warm_client = RegistryClient(registry.address, scheme="http")
+    warm_client = RegistryClient(registry.address, options=RegistryOptions(scheme="http"))
     script = (
-        "import sys; from conveyor.registry import RegistryClient, cleanup; "
-        "cleanup.delete_tag(RegistryClient(sys.argv[1], scheme='http'), 'bench/process', sys.argv[2])"
+        "import sys; from conveyor.registry import RegistryClient; "
+        "deletions.delete_tag(RegistryClient(sys.argv[1], scheme='http'), 'bench/process', sys.argv[2])"
     )
     methods: dict[str, Callable[[str], object]] = {
         "original": lambda n: run([str(BASELINE), registry.address, "bench/orig", n]),
@@ -88,9 +85,11 @@ def per_tag(registry: RegistryProcess, tags: int) -> dict[str, list[float]]:
             ["skopeo", "delete", "--tls-verify=false", f"docker://{registry.address}/bench/skopeo:{n}"]
         ),
         # a fresh client per tag: no token, no connection, no capability knowledge carried over
-        "conveyor": lambda n: cleanup.delete_tag(RegistryClient(registry.address, scheme="http"), "bench/conveyor", n),
-        "warm": lambda n: cleanup.delete_tag(warm_client, "bench/warm", n),
-        "listed": lambda n: cleanup.delete_tags(warm_client, "bench/listed", [n], workers=1),
+        "conveyor": lambda n: deletions.delete_tag(
+            RegistryClient(registry.address, options=RegistryOptions(scheme="http")), "bench/conveyor", n
+        ),
+        "warm": lambda n: deletions.delete_tag(warm_client, "bench/warm", n),
+        "listed": lambda n: deletions.delete_tags(warm_client, "bench/listed", [n], workers=1),
         "process": lambda n: run([sys.executable, "-c", script, registry.address, n]),
     }
     times: dict[str, list[float]] = {name: [] for name in methods}
@@ -113,19 +112,21 @@ def requests_per_tag(root: Path, tags: int) -> dict[str, float]:
     try:
         session = CountingSession()
         client = RegistryClient(
-            registry.address, Credentials("bench", "bench-password"), scheme="http", session=session
+            registry.address,
+            Credentials("bench", "bench-password"),
+            options=RegistryOptions(scheme="http", session=session),
         )
         names = [f"r{i:03d}" for i in range(tags * 2 + 2)]
         for name in names:
             push_small(client, "bench/requests", name)
-        cleanup.delete_tags(client, "bench/requests", names[:1])  # warm up: token, probe, tag-delete answer
-        cleanup.delete_tag(client, "bench/requests", names[1])
+        deletions.delete_tags(client, "bench/requests", names[:1])  # warm up: token, probe, tag-delete answer
+        deletions.delete_tag(client, "bench/requests", names[1])
         before = session.count
-        report = cleanup.delete_tags(client, "bench/requests", names[2 : 2 + tags])
+        report = deletions.delete_tags(client, "bench/requests", names[2 : 2 + tags])
         bulk = (session.count - before) / tags
         before = session.count
         for name in names[2 + tags :]:
-            cleanup.delete_tag(client, "bench/requests", name)
+            deletions.delete_tag(client, "bench/requests", name)
         single = (session.count - before) / tags
         assert report.ok and client.list_tags("bench/requests") == []
         return {"bulk": bulk, "single": single, "tokens": float(server.issued)}
@@ -136,14 +137,14 @@ def requests_per_tag(root: Path, tags: int) -> dict[str, float]:
 
 def bulk(registry: RegistryProcess, count: int, workers: int) -> dict[str, float]:
     """`count` tags: Conveyor with `workers` in parallel vs skopeo delete one by one."""
-    client = RegistryClient(registry.address, scheme="http")
+    client = RegistryClient(registry.address, options=RegistryOptions(scheme="http"))
     names = [f"b{i:03d}" for i in range(count)]
     for repository in ("bulk/conveyor", "bulk/skopeo"):
         for name in names:
             push_small(client, repository, name)
-    fresh = RegistryClient(registry.address, scheme="http", pool_size=workers)
+    fresh = RegistryClient(registry.address, options=RegistryOptions(scheme="http", pool_size=workers))
     conveyor = timed(
-        lambda: cleanup.delete_tags(fresh, "bulk/conveyor", fresh.list_tags("bulk/conveyor"), workers=workers)
+        lambda: deletions.delete_tags(fresh, "bulk/conveyor", fresh.list_tags("bulk/conveyor"), workers=workers)
     )
 
     def skopeo_all() -> None:
@@ -167,7 +168,7 @@ def retag(registry: RegistryProcess, megabytes: int, runs: int) -> dict[str, lis
         run(["docker", "build", "-q", "-t", source, context])
     run(["docker", "push", source])
     run(["docker", "rmi", source])
-    client = RegistryClient(registry.address, scheme="http")
+    client = RegistryClient(registry.address, options=RegistryOptions(scheme="http"))
     conveyor = [timed(functools.partial(client.retag, "bench/big", "source", f"conveyor-{i}")) for i in range(runs)]
     docker: list[float] = []
     for i in range(runs):

@@ -5,7 +5,7 @@ cluster call is in flight, as a share of the whole run (goal: under 5 %).
 
 The example's whole pipeline runs twice inside this process with every external call timed: compose and
 git (conveyor.process.run), the docker SDK (Engine), registry HTTP (Transport.request) and the
-cluster (Cluster._request and the rollout watch). First as a branch's first pipeline on a fresh runner
+cluster (Cluster.request and the rollout watch, wait_for_rollout). First as a branch's first pipeline on a fresh runner
 (no images, no build cache: both dependency layers are installed), then after a source-only change (every
 cache warm: the shortest run, where overhead weighs most). Calls overlap (the test jobs run in parallel),
 so the external time is the union of their intervals. Interpreter and Invoke start-up (`inv --list`) is
@@ -24,8 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from benchmarks.report import table, write_section
 from devtools.k8s_sim import SCENARIOS, KubeSim
@@ -81,31 +79,21 @@ def instrument(intervals: Intervals) -> None:
     for name in ("__init__", "tag", "push", "pull", "registry_digest"):
         setattr(engine.Engine, name, intervals.timed("docker SDK", getattr(engine.Engine, name)))
     transport.Transport.request = intervals.timed("registry HTTP", transport.Transport.request)  # type: ignore[method-assign]
-    cluster.Cluster._request = intervals.timed("cluster API", cluster.Cluster._request)  # type: ignore[method-assign]
-    wait._Waiter.watch_once = intervals.timed("cluster watch", wait._Waiter.watch_once)  # type: ignore[method-assign]
+    cluster.Cluster.request = intervals.timed("cluster API", cluster.Cluster.request)  # type: ignore[method-assign]
+    wait.wait_for_rollout = intervals.timed("cluster watch", wait.wait_for_rollout)
 
 
 def run_in_process(example: Example, kubeconfig: Path, intervals: Intervals) -> tuple[float, list[str]]:
-    from conveyor.config.settings import load_settings
-    from conveyor.console import Console
-    from conveyor.gitinfo import GitAnswer
     from conveyor.pipeline.description import describe
     from conveyor.pipeline.local import exit_code, run_pipeline, stage_runners, summary
-    from conveyor.redact import Redactor
-    from conveyor.stages.toolbox import Toolbox
+    from tests.support.factories import example_toolbox
 
     intervals.spans.clear()
     lines: list[str] = []
-    environ = {**example.env(), "KUBECONFIG": str(kubeconfig), "KUBE_NAMESPACE": NAMESPACE}
     started = time.perf_counter()
-    settings = load_settings(
-        project_dir=example.root,
-        yaml_config=yaml.safe_load((example.root / "invoke.yaml").read_text())["conveyor"],
-        environ=environ,
-        dotenv={},
-        git=GitAnswer(example.root),
-    )
-    tools = Toolbox(settings=settings, console=Console(Redactor(), lines.append))
+    environ = {"KUBECONFIG": str(kubeconfig), "KUBE_NAMESPACE": NAMESPACE}
+    tools = example_toolbox(example, lines, environ)
+    settings = tools.settings
     jobs = describe(settings)
     outcomes = run_pipeline(tools, jobs, stage_runners(jobs))
     wall = time.perf_counter() - started

@@ -16,8 +16,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from benchmarks.report import median, table, timed, write_section
 from tests.support.example import REPO, Example, make_example
 from tests.support.registry import RegistryProcess
@@ -36,23 +34,15 @@ JOBS: dict[str, dict[str, Any]] = {
 
 def job_runner(example: Example) -> dict[str, Any]:
     """name -> a function running that job once through the test stage, failing loudly when it fails."""
-    from conveyor.config.settings import load_settings
-    from conveyor.console import Console
-    from conveyor.gitinfo import GitAnswer
-    from conveyor.redact import Redactor
-    from conveyor.stages.test import run_job
-    from conveyor.stages.toolbox import Toolbox
+    from conveyor.stages.test import JobRunner, run_job
+    from tests.support.factories import example_toolbox
 
-    config = yaml.safe_load((example.root / "invoke.yaml").read_text())["conveyor"]
-    config["test_jobs"] = JOBS
-    settings = load_settings(
-        project_dir=example.root, yaml_config=config, environ=example.env(), dotenv={}, git=GitAnswer(example.root)
-    )
-    tools = Toolbox(settings=settings, console=Console(Redactor(), lambda _line: None))
-    project = tools.ci_project()
+    tools = example_toolbox(example, test_jobs=JOBS)
+    settings = tools.settings
+    runner = JobRunner(tools.docker(), tools.ci_project(), settings.reports_dir, tools.console)
 
     def run(name: str) -> None:
-        result = run_job(tools, project, settings.job(name), prefix=False)
+        result = run_job(runner, settings.job(name), prefix=False)
         if not result.passed or result.reports.missing:
             raise SystemExit(f"the measured job {name} failed: {result}")
 

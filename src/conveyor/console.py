@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from conveyor.docker.progress import TransferProgress
 from conveyor.process import LineSink
+from conveyor.progress import TransferProgress
 from conveyor.redact import Redactor
 
 Emit = Callable[[str], object]

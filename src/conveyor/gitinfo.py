@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from conveyor import process
 from conveyor.errors import ToolError
-from conveyor.guard.decision import Branches
 from conveyor.process import Command
+from conveyor.slug import ref_slug
 
 _QUESTIONS = {
     "commit": ("git", "rev-parse", "--verify", "-q", "HEAD"),
@@ -22,6 +24,26 @@ LS_REMOTE_TIMEOUT = 30.0
 _USERINFO = re.compile(r"://[^/@\s]+@")  # credentials in a remote's URL (GitLab puts the job token there)
 # Never wait for a password prompt: a job has no one to answer it.
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true"}
+
+
+@dataclass(frozen=True)
+class Branches:
+    """The branches on `origin`, or why `origin` could not be asked."""
+
+    names: frozenset[str] = frozenset()
+    problem: str = ""
+
+    @functools.cached_property
+    def by_slug(self) -> dict[str, str]:
+        """slug -> the branch with that slug (the first by name when several share one)."""
+        owners: dict[str, str] = {}
+        for name in sorted(self.names):
+            owners.setdefault(ref_slug(name), name)
+        return owners
+
+    def owner(self, tag: str) -> str | None:
+        """The branch whose slug is `tag`."""
+        return self.by_slug.get(tag)
 
 
 class GitAnswer:

@@ -104,6 +104,20 @@ def run(command: Command, sink: LineSink | None = None, base_env: Mapping[str, s
     return Completed(command=command, returncode=returncode, lines=tuple(lines), timed_out=expired.is_set())
 
 
+@dataclass(frozen=True)
+class Runner:
+    """Runs commands in one environment: the process's own (build args, COMPOSER_AUTH...) plus what the
+    settings add (DOCKER_HOST, TLS, this run's temporary DOCKER_CONFIG)."""
+
+    environment: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def run(self, command: Command, sink: LineSink | None = None) -> Completed:
+        return run(command, sink, self.environment)
+
+    def with_environment(self, extra: Mapping[str, str]) -> Runner:
+        return Runner({**self.environment, **extra})
+
+
 def argv(*parts: str | Sequence[str]) -> tuple[str, ...]:
     """Flatten strings and sequences of strings into an argv tuple."""
     out: list[str] = []

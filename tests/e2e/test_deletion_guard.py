@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conveyor.registry import RegistryClient
+from conveyor.registry import RegistryClient, RegistryOptions
 from conveyor.registry.manifests import THROWAWAY_CONFIG, throwaway_manifest
 from devtools.k8s_sim.cluster import pod_spec
 from tests.e2e.conftest import NAMESPACE, Cluster, simulated_cluster
@@ -116,7 +116,7 @@ def test_2_cleanup_tag_refuses_the_release_a_deployment_runs(releases: Releases)
 
 def test_3_gone_branches_never_falls_back_to_local_branches(releases: Releases, example: Example) -> None:
     repository = example.repository
-    with RegistryClient(example.registry.address, scheme="http") as client:
+    with RegistryClient(example.registry.address, options=RegistryOptions(scheme="http")) as client:
         push_image(client, repository, ["main", "feature-a", "feature-b"], "ci")
     example.git("remote", "add", "origin", f"http://127.0.0.1:{free_port()}/group/project.git")
     before = releases.snapshot(), registry_tags(example.registry.url, repository)
@@ -143,7 +143,7 @@ def test_3_gone_branches_asks_origin(example: Example, tmp_path: Path) -> None:
     origin_with(example, tmp_path, "Feature/A")
     example.git("branch", "-D", "Feature/A")  # gone locally, alive on origin
     example.git("branch", "feature-b")  # alive locally, never on origin
-    with RegistryClient(example.registry.address, scheme="http") as client:
+    with RegistryClient(example.registry.address, options=RegistryOptions(scheme="http")) as client:
         push_image(client, example.repository, ["main", "feature-a"], "live")
         push_image(client, example.repository, ["feature-b", "0123abcd"], "gone")
     result = example.inv("cleanup.policy", "--gone-branches", "--execute")
@@ -181,7 +181,7 @@ def test_4_a_failed_rollout_without_rollback_keeps_the_release_the_cluster_runs(
 
 
 def test_5_placeholders_of_an_interrupted_run_are_finished_not_ranked(example: Example) -> None:
-    with RegistryClient(example.registry.address, scheme="http") as client:
+    with RegistryClient(example.registry.address, options=RegistryOptions(scheme="http")) as client:
         for n in range(1, 13):
             push_image(client, example.repository, [f"build.{n:02d}"], f"b{n}", f"2026-02-{n:02d}T00:00:00Z")
         client.upload_blob(example.repository, THROWAWAY_CONFIG)
@@ -195,7 +195,7 @@ def test_5_placeholders_of_an_interrupted_run_are_finished_not_ranked(example: E
 
 def test_6_short_commit_tags_are_commits_and_counts_are_checked(example: Example, tmp_path: Path) -> None:
     origin_with(example, tmp_path, "cafe123")
-    with RegistryClient(example.registry.address, scheme="http") as client:
+    with RegistryClient(example.registry.address, options=RegistryOptions(scheme="http")) as client:
         push_image(client, example.repository, ["main", "abc1234"], "main")
         push_image(client, example.repository, ["cafe123"], "hex-branch")
         push_image(client, example.repository, ["old-feature", "def5678"], "old")

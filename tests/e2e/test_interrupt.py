@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conveyor.registry import RegistryClient
+from conveyor.registry import RegistryClient, RegistryOptions
 from tests.support.example import Example
 from tests.support.faultproxy import FaultProxy
 from tests.support.images import push_image
@@ -24,7 +24,7 @@ TAGS = [f"build.{n:03d}" for n in range(150)]
 
 @pytest.fixture
 def slow(example: Example) -> Iterator[FaultProxy]:
-    with RegistryClient(example.registry.address, scheme="http") as client:
+    with RegistryClient(example.registry.address, options=RegistryOptions(scheme="http")) as client:
         push_image(client, example.repository, TAGS, "many")
     proxy = FaultProxy(example.registry.address, rate=0.0, delay=0.03).start()
     yield proxy
@@ -45,7 +45,7 @@ def test_a_signal_finishes_the_tags_in_flight_and_reports(
         text=True,
     )
     deadline = time.monotonic() + 60
-    with RegistryClient(example.registry.address, scheme="http") as client:
+    with RegistryClient(example.registry.address, options=RegistryOptions(scheme="http")) as client:
         while not client.get_manifest(example.repository, TAGS[0]).is_placeholder:  # deletions have begun
             assert time.monotonic() < deadline and run.poll() is None, "the cleanup never started deleting"
             time.sleep(0.02)
@@ -62,5 +62,5 @@ def test_a_signal_finishes_the_tags_in_flight_and_reports(
     assert f"conveyor: interrupted by {name}: {len(deleted)} tags deleted, {len(waiting)} not started" in stderr
     left = registry_tags(example.registry.url, example.repository)
     assert left == sorted(waiting), "exactly the tags not started remain"
-    with RegistryClient(example.registry.address, scheme="http") as client:
+    with RegistryClient(example.registry.address, options=RegistryOptions(scheme="http")) as client:
         assert not [tag for tag in left if client.get_manifest(example.repository, tag).is_placeholder]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conveyor.registry import RegistryClient
+from conveyor.registry import RegistryClient, RegistryOptions
 from tests.e2e.conftest import Cluster
 from tests.support.example import Example
 from tests.support.images import push_image
@@ -30,7 +30,7 @@ def snapshot(example: Example, cluster: Cluster | None = None) -> tuple[Any, ...
 
 
 def seed_ci_tags(example: Example, *tags: str) -> None:
-    with RegistryClient(example.registry.address, scheme="http") as client:
+    with RegistryClient(example.registry.address, options=RegistryOptions(scheme="http")) as client:
         push_image(client, example.repository, list(tags), "seed")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.registry import Credentials, RegistryClient
+from conveyor.registry import Credentials, RegistryClient, RegistryOptions
 from tests.support.example import Example
 from tests.support.images import push_image
 from tests.support.integration import assert_one_line_failure, registry_digest, registry_tags
@@ -82,7 +82,7 @@ def test_cleanup_tag_bad_input(example: Example, tag: str, words: str) -> None:
 
 def push_ci_image(registry: RegistryProcess, repository: str, tags: list[str], credentials: Credentials | None) -> None:
     """A tiny image pushed through the registry API under `tags` (no Docker daemon involved)."""
-    with RegistryClient(registry.address, credentials, scheme="http") as client:
+    with RegistryClient(registry.address, credentials, options=RegistryOptions(scheme="http")) as client:
         push_image(client, repository, tags, "ci")
 
 
@@ -121,7 +121,11 @@ def test_ci_image_cleanup_with_token_auth_and_wrong_credentials(example: Example
         right = example.inv("cleanup.ci-image", CI_REGISTRY_PASSWORD="right-password-42", **env)
         assert right.returncode == 0, right.stdout + right.stderr
         assert "right-password-42" not in right.stdout + right.stderr
-        with RegistryClient(registry.address, Credentials("ci-user", "right-password-42", "test"), scheme="http") as c:
+        with RegistryClient(
+            registry.address,
+            Credentials("ci-user", "right-password-42", "test"),
+            options=RegistryOptions(scheme="http"),
+        ) as c:
             assert c.list_tags(repository) == ["main"]
     finally:
         registry.stop()

@@ -18,12 +18,15 @@ import pytest
 import yaml
 
 from conveyor import process
-from conveyor.config.settings import SETTINGS, Settings, load_settings, render_env_example
+from conveyor.config.loading import load_settings
+from conveyor.config.rendering import render_env_example
+from conveyor.config.schema import SETTINGS
+from conveyor.config.settings import Settings
 from conveyor.config.specs import check_file
 from conveyor.console import Console
 from conveyor.docker.compose import ComposeProject
 from conveyor.redact import Redactor
-from conveyor.stages.toolbox import Toolbox
+from conveyor.wiring.toolbox import Toolbox
 from tests.support.integration import assert_one_line_failure, registry_tags, unavailable
 from tests.support.registry import RegistryProcess
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conveyor.registry import RegistryClient
+from conveyor.registry import RegistryClient, RegistryOptions
 from conveyor.registry.manifests import OCI_MANIFEST, image_manifest
 
 
@@ -40,6 +40,6 @@ def push_release(registry: str, repository: str, day: int) -> str:
     """A release `prod-<sha>` of a made-up commit, created on 2026-01-<day>, pushed to the plain-HTTP
     `registry` through its API; answers its tag."""
     sha = f"{day:02d}" + "c0ffee" * 6 + "ab"
-    with RegistryClient(registry, scheme="http") as client:
+    with RegistryClient(registry, options=RegistryOptions(scheme="http")) as client:
         push_image(client, repository, [f"prod-{sha}"], sha, f"2026-01-{day:02d}T00:00:00Z")
     return f"prod-{sha}"

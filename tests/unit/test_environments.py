@@ -5,25 +5,20 @@ moves a promotion tag back to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from conveyor.config.settings import Settings, load_settings
-from conveyor.console import Console
+from conveyor.config.loading import load_settings
+from conveyor.config.settings import Settings
 from conveyor.errors import ConfigError
-from conveyor.guard import apply, places
-from conveyor.guard.decision import Branches
-from conveyor.guard.knowledge import Knowledge
-from conveyor.kube import ClusterError
-from conveyor.redact import Redactor
-from conveyor.registry.cleanup import CleanupReport
-from conveyor.stages.rollback import release_of, tag_move
-from conveyor.stages.toolbox import Toolbox
-from conveyor.tasks.wiring import place_flags
+from conveyor.kube import ClusterAccess, ClusterError
+from conveyor.registry.client import RegistryClient
+from conveyor.stages import deleting, knowledge, releases
+from conveyor.stages.releases import release_of, tag_move
+from conveyor.tasks.bridge import environment_flags
+from tests.support.factories import toolbox
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 OLD = "fedcba9876543210fedcba9876543210fedcba98"
@@ -52,19 +47,19 @@ def load(project: dict[str, Any] | None = None, environ: dict[str, str] | None =
         environ=REGISTRY | {"CI_COMMIT_SHA": SHA, "CI_COMMIT_REF_NAME": "main"} | (environ or {}),
         dotenv={},
         git=lambda _question: None,
-        flags=place_flags(flags.get("environment", ""), flags.get("context", ""), flags.get("namespace", "")),
+        flags=environment_flags(flags.get("environment", ""), flags.get("context", ""), flags.get("namespace", "")),
     )
 
 
 def where(settings: Settings) -> dict[str, tuple[str, str]]:
-    return {place.environment: (place.context, place.namespace) for place in settings.places}
+    return {environment.name: (environment.context, environment.namespace) for environment in settings.environments}
 
 
 def test_the_first_automatic_environment_is_deployed_unless_one_is_named() -> None:
-    assert load().deploy_place.environment == "staging"
-    assert load(environment="production").deploy_place.environment == "production"
-    assert load(environ={"CI_ENVIRONMENT_NAME": "production"}).deploy_place.promotion_tag == "prod"
-    assert load().deploy_place.promotion_tag == "prod-staging"
+    assert load().deploy_environment.name == "staging"
+    assert load(environment="production").deploy_environment.name == "production"
+    assert load(environ={"CI_ENVIRONMENT_NAME": "production"}).deploy_environment.promotion_tag == "prod"
+    assert load().deploy_environment.promotion_tag == "prod-staging"
 
 
 def test_context_and_namespace_flags_move_the_deployed_environment_only() -> None:
@@ -81,12 +76,12 @@ def test_context_and_namespace_flags_move_the_deployed_environment_only() -> Non
 def test_every_environment_started_by_hand_must_be_named() -> None:
     manual = {**PROJECT, "environments": {n: {**s, "when": "manual"} for n, s in PROJECT["environments"].items()}}
     with pytest.raises(ConfigError) as raised:
-        load(manual).deploy_place  # noqa: B018 (the property raises)
+        load(manual).deploy_environment  # noqa: B018 (the property raises)
     assert str(raised.value) == (
         "every environment (staging, production) is deployed by hand and none was named: name one: "
         "inv deploy --environment NAME (GitLab sets CI_ENVIRONMENT_NAME)"
     )
-    assert load(manual, environment="production").deploy_place.environment == "production"
+    assert load(manual, environment="production").deploy_environment.name == "production"
     with pytest.raises(ConfigError, match="--environment 'qa' is not an environment of this project"):
         load(environment="qa")
 
@@ -95,35 +90,25 @@ def test_one_environment_is_as_before() -> None:
     single = {key: value for key, value in PROJECT.items() if key != "environments"}
     settings = load(single, environ={"KUBE_NAMESPACE": "shop"}, context="ops")
     assert where(settings) == {"production": ("ops", "shop")}
-    assert settings.deploy_place.promotion_tag == "prod"
-
-
-def tools_for(settings: Settings, lines: list[str]) -> Toolbox:
-    return Toolbox(settings=settings, console=Console(Redactor(), lines.append))
+    assert settings.deploy_environment.promotion_tag == "prod"
 
 
 def test_the_guard_asks_every_environment_in_its_own_place(monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[tuple[str | None, str | None]] = []
+    asked: list[tuple[str, str]] = []
 
-    def refuse(**kwargs: Any) -> None:
-        asked.append((kwargs["context"], kwargs["namespace"]))
+    def refuse(_access: ClusterAccess, context: str, namespace: str) -> None:
+        asked.append((context, namespace))
         raise ClusterError("cannot reach the Kubernetes API")
 
-    monkeypatch.setattr(places, "load_cluster", refuse)
-    lines: list[str] = []
+    monkeypatch.setattr(knowledge, "connect", refuse)
     settings = load(environ={"KUBE_CONTEXT": "ops"}, namespace="canary")
-    views = Knowledge(tools_for(settings, lines), lambda: Branches(), strict=False).clusters()
+    views = toolbox(settings).knowledge(strict=False).clusters()
     assert asked == [("ops", "canary"), ("gitlab/shop:production", "shop")]
     assert [view.place for view in views] == [
         "environment staging (context ops, namespace canary)",
         "environment production (context gitlab/shop:production, namespace shop)",
     ]
     assert all(view.problem for view in views), "a place that cannot be asked keeps what it might use"
-
-
-@contextmanager
-def fake_registry() -> Iterator[object]:
-    yield object()
 
 
 @pytest.mark.parametrize(
@@ -140,12 +125,15 @@ def test_promotion_moves_the_deployed_environments_tag_for_its_images(
         promoted.append((repository, tag))
         return "promoted"
 
-    monkeypatch.setattr(apply, "promote", promote)
-    monkeypatch.setattr(apply, "collect_tags", lambda *_args, **_kwargs: {})
-    monkeypatch.setattr(apply, "guarded", lambda _client, _known, repository, *_args: CleanupReport(repository))
-    monkeypatch.setattr(Toolbox, "registry", lambda _self: fake_registry())
-    tools = tools_for(load(environment=environment), [])
-    apply.promote_and_prune(tools, Knowledge(tools, lambda: Branches(), skip_cluster_check=True))
+    monkeypatch.setattr(releases, "move_tag", promote)
+    monkeypatch.setattr(releases, "collect_tags", lambda *_args, **_kwargs: {})
+    monkeypatch.setattr(
+        releases, "guarded", lambda _client, _known, repository, *_args: deleting.CleanupReport(repository)
+    )
+    tools = toolbox(load(environment=environment))
+    known = tools.knowledge(skip_cluster_check=True)
+    client = cast(RegistryClient, object())
+    releases.promote_and_prune(tools.release(), client, known, tools.console, tools.stop)
     assert promoted == moved
 
 

@@ -11,7 +11,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conveyor.config.settings import Settings, load_settings
+from conveyor.config.loading import load_settings
+from conveyor.config.settings import Settings
 from conveyor.errors import ConfigError
 from conveyor.pipeline.description import describe, select, skip_reason
 from conveyor.pipeline.gitlab import COVERAGE_REGEX, branch_rule, portable_settings, render_team_file
@@ -363,23 +364,23 @@ def test_the_job_image_sets_no_docker_host_of_its_own() -> None:
 def test_the_scheduled_cleanup_applies_the_configured_rules_unless_rule_flags_are_given() -> None:
     from datetime import timedelta
 
-    from conveyor.config.specs import PolicyRules
+    from conveyor.config.model import CleanupPolicy
     from conveyor.console import Console
     from conveyor.redact import Redactor
-    from conveyor.stages.cleanup import configured_rules
-    from conveyor.stages.toolbox import Toolbox
+    from conveyor.wiring.entries import configured_policies as configured_rules
+    from conveyor.wiring.toolbox import Toolbox
 
     policy = [{"delete": ".*", "older_than": "30d"}, {"image": "web", "delete": "prod-.*", "keep_newest": 3}]
     tools = Toolbox(pipeline_settings({"CI_COMMIT_REF_NAME": "main"}, cleanup_policy=policy), Console(Redactor()))
-    ci = PolicyRules(image="ci", delete_regex=".*", older_than=timedelta(days=30))
-    web = PolicyRules(image="web", delete_regex="prod-.*", keep_newest=3)
-    assert configured_rules(tools, PolicyRules()) == [ci, web]
-    assert configured_rules(tools, PolicyRules(image="web")) == [web]
-    assert configured_rules(tools, PolicyRules(image="ci")) == [ci]
-    flags = PolicyRules(image="web", keep_regex="prod")
+    ci = CleanupPolicy(image="ci", delete_regex=".*", older_than=timedelta(days=30))
+    web = CleanupPolicy(image="web", delete_regex="prod-.*", keep_newest=3)
+    assert configured_rules(tools, CleanupPolicy()) == [ci, web]
+    assert configured_rules(tools, CleanupPolicy(image="web")) == [web]
+    assert configured_rules(tools, CleanupPolicy(image="ci")) == [ci]
+    flags = CleanupPolicy(image="web", keep_regex="prod")
     assert configured_rules(tools, flags) == [flags]
-    assert configured_rules(tools, PolicyRules(delete_regex="x")) == [PolicyRules(image="ci", delete_regex="x")]
+    assert configured_rules(tools, CleanupPolicy(delete_regex="x")) == [CleanupPolicy(image="ci", delete_regex="x")]
     with pytest.raises(ConfigError, match=r"no rules for image 'worker'.*its images: ci, web"):
-        configured_rules(tools, PolicyRules(image="worker"))
+        configured_rules(tools, CleanupPolicy(image="worker"))
     unconfigured = Toolbox(pipeline_settings({"CI_COMMIT_REF_NAME": "main"}), Console(Redactor()))
-    assert configured_rules(unconfigured, PolicyRules()) == [PolicyRules(image="ci")]
+    assert configured_rules(unconfigured, CleanupPolicy()) == [CleanupPolicy(image="ci")]

@@ -8,16 +8,10 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conveyor.guard.decision import (
-    Branches,
-    ClusterView,
-    Facts,
-    TagInfo,
-    Use,
-    cluster_reference,
-    decide,
-    rough_repository,
-)
+from conveyor.gitinfo import Branches
+from conveyor.guard.decision import Facts, decide
+from conveyor.guard.references import ClusterView, Use, cluster_reference, rough_repository
+from conveyor.registry.inventory import TagInfo
 
 REGISTRY = "registry.example.com:5000"
 REPO = "shop/web"

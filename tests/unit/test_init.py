@@ -11,16 +11,19 @@ from typing import Any
 import pytest
 import yaml
 
+from conveyor import init
 from conveyor.config import derived
-from conveyor.config.settings import SETTINGS, Settings, load_settings, render_env_example
+from conveyor.config.loading import load_settings
+from conveyor.config.rendering import render_env_example
+from conveyor.config.schema import SETTINGS
+from conveyor.config.settings import Settings
 from conveyor.config.specs import check_file
 from conveyor.console import Console
 from conveyor.errors import ConfigError
+from conveyor.init import InitPlan, Options
 from conveyor.pipeline.gitlab import render_file
 from conveyor.redact import Redactor
-from conveyor.stages import init
-from conveyor.stages.init import Options, Plan
-from conveyor.stages.toolbox import Toolbox
+from conveyor.wiring.toolbox import Toolbox
 
 CI_MODEL = """{
   "name": "shop",
@@ -76,17 +79,17 @@ def project(tmp_path: Path, *names: str) -> Path:
     return tmp_path
 
 
-def shop_plan(tmp_path: Path, **options: Any) -> Plan:
+def shop_plan(tmp_path: Path, **options: Any) -> InitPlan:
     root = project(tmp_path, "compose.yaml", "compose.prod.yaml")
     compose = FakeCompose({("compose.yaml",): CI_MODEL, ("compose.prod.yaml",): PROD_MODEL})
     return init.plan(Options(cwd=root, **options), compose, git(origin="origin/main", branch="feature/x"))
 
 
-def output(plan: Plan, name: str) -> str:
+def output(plan: InitPlan, name: str) -> str:
     return next(o.text for o in plan.outputs if o.path == plan.root / name)
 
 
-def settings_of(plan: Plan, **environ: str) -> Settings:
+def settings_of(plan: InitPlan, **environ: str) -> Settings:
     section = yaml.safe_load(output(plan, "invoke.yaml"))["conveyor"]
     base = {"CI_COMMIT_SHA": "a" * 40, "CI_COMMIT_REF_NAME": "main", "CI_REGISTRY": "registry.test"}
     base["CI_REGISTRY_IMAGE"] = "registry.test/group/shop"

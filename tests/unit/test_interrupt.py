@@ -6,18 +6,14 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conveyor.config.settings import load_settings
-from conveyor.console import Console
+from conveyor.docker.pushing import push_tags
 from conveyor.interrupt import Interrupted, Stop, listening
-from conveyor.redact import Redactor
 from conveyor.reference import ImageReference
-from conveyor.stages.build import BuildTarget, push_all_tags
-from conveyor.stages.toolbox import Toolbox
+from tests.support.factories import console
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -45,29 +41,16 @@ class FakeEngine:
         yield from ({"status": "Pushing", "id": f"layer{i}"} for i in range(3))
 
 
-def toolbox(stop: Stop) -> Toolbox:
-    settings = load_settings(
-        Path("/project"),
-        {},
-        {"CI_COMMIT_SHA": SHA, "CI_COMMIT_REF_NAME": "main", "CI_REGISTRY": "r.test", "CI_REGISTRY_IMAGE": "r.test/g"},
-        {},
-        lambda q: None,
-    )
-    return Toolbox(settings=settings, console=Console(Redactor(), lambda _line: None), stop=stop)
-
-
 def test_a_push_stops_between_chunks_and_says_what_was_pushed() -> None:
     stop = Stop()
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     stop.listen()
     try:
         assert listening() is stop
-        tools = toolbox(stop)
         ci = ImageReference.parse(f"r.test/g/ci:{SHA}")
-        target = BuildTarget("app", ci, ci.with_tag("main"), also=(ci.with_tag("main"),))
         engine = FakeEngine(stop)
         with pytest.raises(Interrupted) as caught:
-            push_all_tags(tools, engine, target)  # type: ignore[arg-type]
+            push_tags(engine, ci, (ci.with_tag("main"),), console(), stop)  # type: ignore[arg-type]
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

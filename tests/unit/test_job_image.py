@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from conveyor import jobimage
-from conveyor.config.settings import Settings, load_settings
+from conveyor import versions
+from conveyor.config.loading import load_settings
+from conveyor.config.settings import Settings
 from conveyor.errors import ConfigError, ToolError
 from conveyor.jobimage.base import Base, Origin, base_ref, cache_ref, recipe_tag
 from conveyor.jobimage.build import Request, plan
-from conveyor.jobimage.context import ComposePlugin, Target, check_compose_binary, dockerfile_text, parse_probe
+from conveyor.jobimage.context import BasePlatform, ComposePlugin, check_compose_binary, dockerfile_text, parse_probe
 from conveyor.jobimage.wheels import compressed_tags, conveyor_wheel
 from conveyor.reference import ImageReference
 from conveyor.tasks.jobimage import job_image
@@ -32,10 +33,10 @@ def settings_for(registry_image: str) -> Settings:
 
 def test_the_job_image_is_registry_image_conveyor_job_version(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = settings_for("r.test/group/app")
-    monkeypatch.setattr(jobimage, "conveyor_version", lambda: "1.2.3")
-    assert str(jobimage.job_image_ref(settings)) == "r.test/group/app/conveyor-job:1.2.3"
-    monkeypatch.setattr(jobimage, "conveyor_version", lambda: "1.2.3.dev4+g0abc")
-    assert jobimage.job_image_ref(settings).tag == "1.2.3.dev4-g0abc"
+    monkeypatch.setattr(versions, "conveyor_version", lambda: "1.2.3")
+    assert str(versions.job_image_ref(settings.registry_image)) == "r.test/group/app/conveyor-job:1.2.3"
+    monkeypatch.setattr(versions, "conveyor_version", lambda: "1.2.3.dev4+g0abc")
+    assert versions.job_image_ref(settings.registry_image).tag == "1.2.3.dev4-g0abc"
 
 
 def test_the_debootstrapped_base_is_named_by_its_recipe() -> None:
@@ -50,10 +51,10 @@ def test_conveyor_wheel_is_complete_verifiable_and_reproducible(tmp_path: Path) 
     (tmp_path / "b").mkdir()
     first, second = conveyor_wheel(tmp_path / "a"), conveyor_wheel(tmp_path / "b")
     assert first.read_bytes() == second.read_bytes()
-    assert first.name == f"conveyor-{jobimage.conveyor_version()}-py3-none-any.whl"
+    assert first.name == f"conveyor-{versions.conveyor_version()}-py3-none-any.whl"
     with zipfile.ZipFile(first) as archive:
         names = set(archive.namelist())
-        info = f"conveyor-{jobimage.conveyor_version()}.dist-info"
+        info = f"conveyor-{versions.conveyor_version()}.dist-info"
         assert {"conveyor/__init__.py", "conveyor/py.typed", "conveyor/jobimage/Dockerfile"} <= names
         assert {f"{info}/{n}" for n in ("METADATA", "WHEEL", "entry_points.txt", "RECORD")} <= names
         assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
@@ -79,7 +80,7 @@ def test_wheel_file_names_carry_the_compressed_tag_set() -> None:
 
 
 def test_pip_picks_wheels_for_the_base_python_and_every_manylinux_up_to_its_glibc() -> None:
-    options = Target(python=(3, 11), machine="x86_64", glibc=(2, 36)).pip_options()
+    options = BasePlatform(python=(3, 11), machine="x86_64", glibc=(2, 36)).pip_options()
     assert options[:10] == (
         *("--only-binary", ":all:", "--implementation", "cp"),
         *("--python-version", "311", "--abi", "cp311", "--platform", "manylinux_2_36_x86_64"),
@@ -98,7 +99,7 @@ def probe_answer(python: list[int], libc: list[str], missing: list[str]) -> str:
 
 def test_the_probe_answer_becomes_the_target() -> None:
     target = parse_probe(BASE, probe_answer([3, 12], ["glibc", "2.39"], []))
-    assert target == Target(python=(3, 12), machine="x86_64", glibc=(2, 39))
+    assert target == BasePlatform(python=(3, 12), machine="x86_64", glibc=(2, 39))
     assert target.describe() == "CPython 3.12, glibc 2.39, x86_64"
 
 

@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.config.settings import JobSpec
-from conveyor.config.specs import ReportSpec
+from conveyor.config.model import JobSpec, ReportSpec
 from conveyor.docker.engine import only_file
 from conveyor.errors import JobFailed
-from conveyor.stages.test import JobResult, Reports, report, verdict, with_junit
-from conveyor.stages.toolbox import Toolbox
+from conveyor.stages.test import JobResult, JobRunner, Reports, report, verdict, with_junit
 from tests.unit.test_testjobs import tools as toolbox
 
 UNIT = JobSpec(
@@ -27,9 +25,9 @@ LINT = JobSpec(name="lint", command="sh lint.sh", service="app")
 GOOD = '<testsuites><testsuite><testcase name="a" time="0.2"/><testcase name="b" time="0.1"/></testsuite></testsuites>'
 
 
-def landed(box: Toolbox, job: JobSpec, kind: str, text: str) -> Path:
+def landed(box: JobRunner, job: JobSpec, kind: str, text: str) -> Path:
     """Put a report where copying it out of the container would have put it."""
-    path = box.settings.report_file(job, kind)
+    path = box.report_file(job, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
@@ -132,7 +130,7 @@ class OneFileEngine:
 
 
 def test_copied_reports_have_every_known_secret_masked_and_other_bytes_kept(tmp_path: Path) -> None:
-    from conveyor.redact import MASK, Redactor
+    from conveyor.redact import MASK
     from conveyor.stages.test import copy_reports
 
     box = toolbox(tmp_path, [])
@@ -140,9 +138,8 @@ def test_copied_reports_have_every_known_secret_masked_and_other_bytes_kept(tmp_
     junit = f'<testsuite><testcase name="login"><system-out>pw={secret}</system-out></testcase></testsuite>'
     latin1 = b"<coverage>\xe9t\xe9</coverage>"  # not UTF-8: passes through byte for byte
     engine = OneFileEngine({"var/junit.xml": junit.encode(), "var/coverage.xml": latin1})
-    redactor = Redactor()
-    redactor.add(secret)
-    reports = copy_reports(engine, box.settings, "c1", UNIT, redactor.clean)  # type: ignore[arg-type]
+    box.console.redactor.add(secret)
+    reports = copy_reports(engine, box, "c1", UNIT)  # type: ignore[arg-type]
     written = reports.landed["junit"].read_text()
     assert secret not in written and f"pw={MASK}" in written
     assert reports.landed["coverage"].read_bytes() == latin1

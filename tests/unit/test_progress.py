@@ -1,7 +1,7 @@
 from typing import Any
 
 from conveyor.console import Console
-from conveyor.docker.progress import TransferProgress
+from conveyor.progress import TransferProgress
 from conveyor.redact import Redactor
 
 CHUNKS: list[dict[str, Any]] = [

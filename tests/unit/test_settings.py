@@ -3,9 +3,11 @@ from typing import Any
 
 import pytest
 
-from conveyor.config.settings import DEFAULT_COVERAGE_REGEX, load_settings
+from conveyor.config.loading import load_settings
+from conveyor.config.model import DEFAULT_COVERAGE_REGEX
 from conveyor.errors import ConfigError
 from conveyor.slug import ref_slug
+from tests.support.factories import toolbox
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 ROOT = Path("/project")
@@ -135,7 +137,11 @@ def test_compose_files_from_yaml_list_and_env() -> None:
 def test_secrets_are_not_in_repr_and_password_falls_back_to_job_token() -> None:
     settings = load(environ={"CI_JOB_TOKEN": "job-token-secret", "CI_REGISTRY_USER": "gitlab-ci-token"})
     assert "job-token-secret" not in repr(settings)
-    assert settings.password == "job-token-secret"
+    credentials = toolbox(settings).credentials
+    assert credentials is not None and (credentials.user, credentials.password) == (
+        "gitlab-ci-token",
+        "job-token-secret",
+    )
     assert settings.secrets == ("job-token-secret",)
 
 

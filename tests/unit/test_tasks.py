@@ -5,10 +5,11 @@ from invoke.config import Config
 from invoke.context import MockContext
 from invoke.exceptions import Exit
 
-from conveyor.config.settings import SETTINGS, render_env_example
+from conveyor.config.rendering import render_env_example, with_table
+from conveyor.config.schema import SETTINGS
 from conveyor.errors import ConfigError, JobFailed
 from conveyor.tasks import ns
-from conveyor.tasks.wiring import one_line_errors, settings
+from conveyor.tasks.bridge import one_line_errors, settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,5 +59,6 @@ def test_settings_come_from_the_invoke_config(monkeypatch: pytest.MonkeyPatch) -
 def test_env_example_and_readme_document_every_setting() -> None:
     assert (REPO / ".env.example").read_text() == render_env_example()
     readme = (REPO / "README.md").read_text()
+    assert with_table(readme) == readme, "the README's settings table: python -m conveyor.config.rendering --write"
     for setting in SETTINGS:
         assert f"`{setting.env}`" in readme, setting.env

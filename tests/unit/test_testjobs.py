@@ -4,33 +4,22 @@ from xml.etree import ElementTree
 
 import pytest
 
-from conveyor.config.settings import DEFAULT_COVERAGE_REGEX, JobSpec, load_settings
-from conveyor.console import Console
+from conveyor.config.model import DEFAULT_COVERAGE_REGEX, JobSpec
 from conveyor.errors import JobFailed
 from conveyor.redact import Redactor
-from conveyor.stages.test import JobResult, needed_services, report, verdict, with_junit, write_junit
-from conveyor.stages.toolbox import Toolbox
+from conveyor.stages.test import JobResult, JobRunner, needed_services, report, verdict, with_junit, write_junit
+from tests.support.factories import settings, toolbox
 
 UNIT = JobSpec(name="unit", command="sh unit.sh", service="app", coverage_regex=DEFAULT_COVERAGE_REGEX)
 LINT = JobSpec(name="lint", command="sh lint.sh", service="app")
 FUNCTIONAL = JobSpec(name="functional", command="sh f.sh", service="app", services=("db", "cache"))
 
 
-def tools(tmp_path: Path, printed: list[str]) -> Toolbox:
-    settings = load_settings(
-        project_dir=tmp_path,
-        yaml_config={},
-        environ={
-            "CI_COMMIT_SHA": "a" * 40,
-            "CI_COMMIT_REF_NAME": "main",
-            "CI_JOB_TOKEN": "s3cr3t-token",
-            "CI_REGISTRY": "registry.test",
-            "CI_REGISTRY_IMAGE": "registry.test/group/app",
-        },
-        dotenv={},
-        git=lambda _: None,
-    )
-    return Toolbox(settings=settings, console=Console(Redactor(settings.secrets), printed.append))
+def tools(tmp_path: Path, printed: list[str]) -> JobRunner:
+    """A job runner in a project at `tmp_path` whose console prints to `printed` and knows a job token."""
+    loaded = settings(environ={"CI_JOB_TOKEN": "s3cr3t-token"}, project_dir=tmp_path)
+    box = toolbox(loaded, printed)
+    return JobRunner(box.docker(), box.ci_project(), loaded.reports_dir, box.console)
 
 
 def test_coverage_takes_the_last_match_like_gitlab() -> None:

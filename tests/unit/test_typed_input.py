@@ -11,7 +11,8 @@ import pytest
 
 from conveyor.config.durations import AGE_MAX, ROLLOUT_MAX, parse_duration
 from conveyor.config.envfile import read_env_file
-from conveyor.config.settings import SETTINGS, Given, load_settings
+from conveyor.config.loading import load_settings
+from conveyor.config.schema import SETTINGS, Given
 from conveyor.config.specs import check_file
 from conveyor.errors import ConfigError
 

@@ -1,6 +1,7 @@
-"""One duration parser for every flag and setting: a bare number is seconds; otherwise Go's duration syntax
-as kubectl takes it (`90s`, `5m`, `1h30m`, `1.5h`, `250ms`), plus `d` and `w` for ages (`30d`, `2w`).
-NaN, infinity, signs and (unless allowed) zero are refused; every duration has a ceiling."""
+"""One duration parser for every flag and setting, and one count parser for flags. A bare number is
+seconds; otherwise Go's duration syntax as kubectl takes it (`90s`, `5m`, `1h30m`, `1.5h`, `250ms`), plus `d`
+and `w` for ages (`30d`, `2w`). NaN, infinity, signs and (unless allowed) zero are refused; every duration
+has a ceiling."""
 
 from __future__ import annotations
 
@@ -44,3 +45,12 @@ def describe(duration: timedelta) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:g}s"
+
+
+def parse_count(flag: str, text: str) -> int | None:
+    """A flag's whole number of at least 0 ("" = not given)."""
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ConfigError(f"{flag} {text!r} is not a whole number", f"give {flag} 0 or more, or leave it out")
+    return int(text)

@@ -10,7 +10,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
-from conveyor.config.settings import Given
+from conveyor.config.schema import Given
 from conveyor.errors import ConfigError
 
 _NAME = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)")

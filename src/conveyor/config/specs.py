@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from conveyor.config.model import (
+    DEFAULT_COVERAGE_REGEX,
+    CleanupPolicy,
+    DeployTarget,
+    Environment,
+    JobSpec,
+    ProdImage,
+    ReportSpec,
+)
 from conveyor.errors import ConfigError
 
 FILE = "invoke.yaml"
 SECTION = "conveyor"
-DEFAULT_COVERAGE_REGEX = r"^\s*Lines:\s*(\d+(?:\.\d+)?)%"
 JOB_KEYS = ("command", "service", "services", "coverage", "reports")
 REPORT_KEYS = ("junit", "coverage")
 COVERAGE_REPORT_KEYS = ("format", "path")
@@ -28,82 +34,6 @@ ENVIRONMENT_KEYS = ("when", "context", "namespace", "url", "deploy_targets")
 POLICY_KEYS = ("image", "keep", "delete", "keep_newest", "older_than", "gone_branches")
 WHEN = ("auto", "manual")
 STRUCTURED = ("test_jobs", "prod_images", "deploy_targets", "environments", "cleanup_policy")
-
-
-@dataclass(frozen=True)
-class ReportSpec:
-    """The report files a test job writes inside its container (paths as the job sees them, relative to its
-    working directory or absolute), copied out after the run: a JUnit file, a coverage file and its format."""
-
-    junit: str = ""
-    coverage: str = ""
-    coverage_format: str = ""
-
-    def files(self) -> dict[str, str]:
-        """kind -> the path inside the container, for the declared ones: `junit`, `coverage`."""
-        return {kind: path for kind, path in (("junit", self.junit), ("coverage", self.coverage)) if path}
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """A test job: a command run in a compose service of the CI image, and the reports it writes."""
-
-    name: str
-    command: str
-    service: str
-    services: tuple[str, ...] = ()
-    coverage_regex: str = ""
-    reports: ReportSpec = ReportSpec()
-
-    @property
-    def no_deps(self) -> bool:
-        """Jobs that need no service run with `--no-deps`."""
-        return not self.services
-
-
-@dataclass(frozen=True)
-class ProdImage:
-    """A prod image: its name under the registry image and the compose service that builds it."""
-
-    name: str
-    service: str
-
-
-@dataclass(frozen=True)
-class DeployTarget:
-    """A Deployment container that runs a prod image."""
-
-    deployment: str
-    container: str
-    image: str
-
-
-@dataclass(frozen=True)
-class EnvironmentSpec:
-    """An environment as invoke.yaml describes it (`environments: {staging: {...}, production: {...}}`, in
-    deploy order): how its deploy starts (`auto` on deployable branches, or `manual`), its kube context and
-    namespace (empty: the kubeconfig's current context, the context's namespace), its URL, and its deploy
-    targets (None: conveyor.deploy_targets)."""
-
-    name: str
-    when: str
-    context: str = ""
-    namespace: str = ""
-    url: str = ""
-    targets: tuple[DeployTarget, ...] | None = None
-
-
-@dataclass(frozen=True)
-class PolicyRules:
-    """cleanup.policy's rules for one image (empty: the CI image), from its flags or from
-    conveyor.cleanup_policy: those of conveyor.registry.cleanup.Policy."""
-
-    image: str = ""
-    keep_regex: str = ""
-    delete_regex: str = ""
-    keep_newest: int | None = None
-    older_than: timedelta | None = None
-    gone_branches: bool = False
 
 
 def key(*parts: object) -> str:
@@ -244,7 +174,7 @@ def deploy_targets(raw: object, *where: object) -> tuple[DeployTarget, ...]:
     return tuple(targets)
 
 
-def environments(raw: object) -> tuple[EnvironmentSpec, ...]:
+def environments(raw: object) -> tuple[Environment, ...]:
     """`environments: {staging: {when, context, namespace, url, deploy_targets}, production: {...}}`, in
     deploy order. `when` defaults to `auto` for the first environment and `manual` for the later ones."""
     example = "{staging: {namespace: shop-staging}, production: {when: manual}}"
@@ -258,19 +188,20 @@ def environments(raw: object) -> tuple[EnvironmentSpec, ...]:
             raise ConfigError(f"{key(*where, 'when')} {when!r} is not one of {', '.join(WHEN)}", "fix it")
         raw_targets = spec.get("deploy_targets")
         found.append(
-            EnvironmentSpec(
+            Environment(
                 name=str(name),
                 when=when,
                 context=text(spec.get("context") or "", *where, "context"),
                 namespace=text(spec.get("namespace") or "", *where, "namespace"),
                 url=text(spec.get("url") or "", *where, "url"),
-                targets=None if raw_targets is None else deploy_targets(raw_targets, *where, "deploy_targets"),
+                targets=() if raw_targets is None else deploy_targets(raw_targets, *where, "deploy_targets"),
+                own_targets=raw_targets is not None,
             )
         )
     return tuple(found)
 
 
-def cleanup_policy(raw: object) -> tuple[PolicyRules, ...]:
+def cleanup_policy(raw: object) -> tuple[CleanupPolicy, ...]:
     """`cleanup_policy: [{image, keep, delete, keep_newest, older_than, gone_branches}]`: the rules the
     scheduled cleanup (`inv cleanup.policy --execute` without rule flags) applies, one entry per image."""
     from conveyor.config.durations import AGE_MAX, parse_duration
@@ -295,7 +226,7 @@ def cleanup_policy(raw: object) -> tuple[PolicyRules, ...]:
         if not isinstance(gone, bool):
             raise ConfigError(f"{key(*where, 'gone_branches')} must be true or false", "fix it")
         rules.append(
-            PolicyRules(
+            CleanupPolicy(
                 image=text(spec.get("image") or "", *where, "image"),
                 keep_regex=regexes["keep"],
                 delete_regex=regexes["delete"],

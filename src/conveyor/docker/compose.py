@@ -38,6 +38,11 @@ class ComposeProject:
             cwd=str(self.cwd) if self.cwd else None,
         )
 
+    def relative(self, path: Path) -> str:
+        """`path` as the user wrote it: relative to the project when it is inside it."""
+        root = self.cwd
+        return str(path.relative_to(root)) if root is not None and path.is_relative_to(root) else str(path)
+
     def with_name(self, name: str) -> ComposeProject:
         return ComposeProject(files=self.files, name=name, env=self.env, cwd=self.cwd)
 

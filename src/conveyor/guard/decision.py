@@ -17,67 +17,15 @@ Throwaway placeholders left by an interrupted deletion are never images: they ar
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Literal
 
 from conveyor import tagnames
-from conveyor.errors import BadReference
-from conveyor.reference import DEFAULT_DOMAIN, ImageReference
-from conveyor.slug import ref_slug
-
-DOCKER_HUB = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
-SCHEMES = ("docker-pullable://", "docker://", "containerd://")
-
-
-@dataclass(frozen=True)
-class TagInfo:
-    """A tag, its digest, its image's creation time (None: unknown or not looked up), and whether it points
-    at a throwaway placeholder manifest that an interrupted deletion left behind."""
-
-    tag: str
-    digest: str | None = None
-    created: datetime | None = None
-    placeholder: bool = False
-
-
-@dataclass(frozen=True)
-class Use:
-    """One image reference found in a cluster, as written there, and where."""
-
-    image: str
-    where: str
-
-
-@dataclass(frozen=True)
-class ClusterView:
-    """What one place Conveyor deploys to references, or why it could not be asked."""
-
-    place: str
-    uses: tuple[Use, ...] = ()
-    problem: str = ""
-
-
-@dataclass(frozen=True)
-class Branches:
-    """The branches on `origin`, or why `origin` could not be asked."""
-
-    names: frozenset[str] = frozenset()
-    problem: str = ""
-
-    @functools.cached_property
-    def by_slug(self) -> dict[str, str]:
-        """slug -> the branch with that slug (the first by name when several share one)."""
-        owners: dict[str, str] = {}
-        for name in sorted(self.names):
-            owners.setdefault(ref_slug(name), name)
-        return owners
-
-    def owner(self, tag: str) -> str | None:
-        """The branch whose slug is `tag`."""
-        return self.by_slug.get(tag)
+from conveyor.gitinfo import Branches
+from conveyor.guard.references import ClusterView, Usage
+from conveyor.permits import DeletionPermit
+from conveyor.registry.inventory import TagInfo
 
 
 @dataclass(frozen=True)
@@ -100,12 +48,19 @@ Action = Literal["delete", "keep", "absent"]
 
 
 @dataclass(frozen=True)
-class Verdict:
+class GuardVerdict:
+    """The guard's word on one candidate tag: delete (with the permit the registry layer needs), keep, or
+    absent (already gone), and why."""
+
     tag: str
     action: Action
     reason: str
     digest: str | None = None
-    placeholder: bool = False
+    permit: DeletionPermit | None = None
+
+    @property
+    def placeholder(self) -> bool:
+        return self.permit is not None and self.permit.placeholder
 
 
 # ---- what asking needs ---------------------------------------------------------------------------------
@@ -125,18 +80,19 @@ def _may_be_branch(tag: str) -> bool:
 # ---- the decision --------------------------------------------------------------------------------------
 
 
-def decide(candidates: Mapping[str, str], facts: Facts) -> list[Verdict]:
+def decide(candidates: Mapping[str, str], facts: Facts) -> list[GuardVerdict]:
     """For each candidate tag (tag -> why it is proposed), delete, keep or absent, with the reason."""
-    usage = _Usage.of(facts)
+    usage = Usage.of(facts.registry, facts.repository, facts.clusters)
     newest = newest_releases(facts.tags.values(), facts.keep_releases)
     promoted = _promoted(facts)
     verdicts = []
     for tag, why in candidates.items():
         info = facts.tags.get(tag)
         if info is None:
-            verdicts.append(Verdict(tag, "absent", "no such tag (already gone)"))
+            verdicts.append(GuardVerdict(tag, "absent", "no such tag (already gone)"))
         elif info.placeholder:
-            verdicts.append(Verdict(tag, "delete", "placeholder left by an interrupted deletion", info.digest, True))
+            why = "placeholder left by an interrupted deletion"
+            verdicts.append(GuardVerdict(tag, "delete", why, info.digest, _permit(facts, info, why, placeholder=True)))
         else:
             keep = (
                 usage.reason(tag, info.digest)
@@ -145,8 +101,15 @@ def decide(candidates: Mapping[str, str], facts: Facts) -> list[Verdict]:
                 or _waiting_reason(info, facts)
                 or _branch_reason(tag, facts.branches)
             )
-            verdicts.append(Verdict(tag, "keep" if keep else "delete", keep or why, info.digest))
+            if keep:
+                verdicts.append(GuardVerdict(tag, "keep", keep, info.digest))
+            else:
+                verdicts.append(GuardVerdict(tag, "delete", why, info.digest, _permit(facts, info, why)))
     return verdicts
+
+
+def _permit(facts: Facts, info: TagInfo, reason: str, placeholder: bool = False) -> DeletionPermit:
+    return DeletionPermit(facts.repository, info.tag, info.digest, reason, placeholder)
 
 
 def newest_releases(tags: Iterable[TagInfo], keep: int) -> frozenset[str]:
@@ -213,79 +176,3 @@ def _branch_reason(tag: str, branches: Branches | None) -> str:
         return f"cannot tell whether a branch on origin has the slug {tag} ({why})"
     owner = branches.owner(tag)
     return f"branch {owner} still exists on origin" if owner else ""
-
-
-# ---- cluster references --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Usage:
-    """The cluster references that concern one repository, indexed for the decision."""
-
-    by_tag: Mapping[str, str]
-    by_digest: Mapping[str, str]
-    everything: str  # non-empty: every tag of the repository is kept, for this reason
-
-    @classmethod
-    def of(cls, facts: Facts) -> _Usage:
-        if facts.clusters is None:
-            return cls({}, {}, "")
-        home = (_registry(facts.registry), facts.repository)
-        by_tag: dict[str, str] = {}
-        by_digest: dict[str, str] = {}
-        problems = []
-        for view in facts.clusters:
-            if view.problem:
-                problems.append(f"cannot tell whether {view.place} uses it: {view.problem}")
-                continue
-            for use in view.uses:
-                reference = cluster_reference(use.image)
-                if reference is None:
-                    rough = rough_repository(use.image)
-                    if rough is None or rough == home:
-                        problems.append(f"{use.where} references {use.image!r}, which cannot be parsed")
-                    continue
-                if (_registry(reference.registry), reference.repository) != home:
-                    continue
-                if reference.tag:
-                    by_tag.setdefault(reference.tag, f"in use by {use.where}")
-                if reference.digest:
-                    by_digest.setdefault(reference.digest, f"in use by {use.where} (by digest)")
-        return cls(by_tag, by_digest, "; ".join(dict.fromkeys(problems)))
-
-    def reason(self, tag: str, digest: str | None) -> str:
-        return self.everything or self.by_tag.get(tag) or (self.by_digest.get(digest, "") if digest else "")
-
-
-def cluster_reference(text: str) -> ImageReference | None:
-    """An image as a cluster writes it (container image, or a pod's imageID with its scheme), parsed by the
-    distribution grammar; a reference with neither tag nor digest means `latest`. None when unparseable."""
-    for scheme in SCHEMES:
-        text = text.removeprefix(scheme)
-    try:
-        reference = ImageReference.parse(text)
-    except BadReference:
-        return None
-    return reference if reference.tag or reference.digest else reference.with_tag("latest")
-
-
-def rough_repository(text: str) -> tuple[str, str] | None:
-    """(registry, repository) of a reference the grammar rejects, as nearly as it can be read; None when
-    not even that (then every repository is in doubt)."""
-    for scheme in SCHEMES:
-        text = text.removeprefix(scheme)
-    name = text.strip().split("@", 1)[0]
-    head, _, last = name.rpartition("/")
-    name = f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
-    first, slash, rest = name.partition("/")
-    if slash and ("." in first or ":" in first or first.lower() == "localhost"):
-        registry, repository = first, rest
-    else:
-        registry, repository = DEFAULT_DOMAIN, name if "/" in name else f"library/{name}"
-    repository = repository.lower().strip("/")
-    return (_registry(registry), repository) if repository and repository != "library/" else None
-
-
-def _registry(host: str) -> str:
-    host = host.lower()
-    return DEFAULT_DOMAIN if host in DOCKER_HUB else host

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from conveyor.docker.engine import Engine
 from conveyor.errors import ConfigError, ToolError
+from conveyor.jobimage.tools import JobImageTools
 from conveyor.process import Command, Completed, LineSink
 from conveyor.reference import ImageReference
-from conveyor.stages.toolbox import Toolbox
 
 SUITE = "bookworm"
 VARIANT = "minbase"
@@ -89,15 +89,15 @@ def check_mirror(mirror: str) -> str:
     return mirror
 
 
-def local_image(tools: Toolbox, ref: ImageReference) -> bool:
+def local_image(tools: JobImageTools, ref: ImageReference) -> bool:
     return tools.run(Command(argv=("docker", "image", "inspect", "--format", "{{.Id}}", str(ref)))).ok
 
 
-def choose_base(tools: Toolbox, engine: Engine, given: str, refresh: bool) -> Base:
+def choose_base(tools: JobImageTools, engine: Engine, given: str, refresh: bool) -> Base:
     """Which base this run uses and where it comes from (asks the engine and the registry; changes nothing)."""
     if given:
         return Base(ImageReference.parse(given), Origin.GIVEN)
-    ref = base_ref(tools.settings.registry_image)
+    ref = base_ref(tools.registry_image)
     if refresh:
         origin = Origin.DEBOOTSTRAP
     elif local_image(tools, ref):
@@ -138,7 +138,7 @@ def import_command(archive: Path, ref: ImageReference) -> Command:
     return Command(argv=("docker", "import", *changes, str(archive), str(ref)))
 
 
-def make_base(tools: Toolbox, engine: Engine, ref: ImageReference, mirror: str) -> None:
+def make_base(tools: JobImageTools, engine: Engine, ref: ImageReference, mirror: str) -> None:
     """debootstrap a bookworm root, import it as `ref` and tag it in the machine's cache."""
     console = tools.console
     with scratch_directory(tools, "conveyor-debootstrap-") as work:
@@ -153,7 +153,7 @@ def make_base(tools: Toolbox, engine: Engine, ref: ImageReference, mirror: str) 
     console.line(f"base: imported {ref} (also tagged {cache_ref()} on this machine)")
 
 
-def warnings(tools: Toolbox) -> LineSink:
+def warnings(tools: JobImageTools) -> LineSink:
     """debootstrap's warnings and errors as they come (its hundreds of `I:` progress lines are left out)."""
     show = tools.console.prefixed("  ")
     return lambda line: None if line.startswith("I: ") else show(line)
@@ -167,7 +167,7 @@ def must_succeed(result: Completed, subject: str) -> None:
 
 
 @contextmanager
-def scratch_directory(tools: Toolbox, prefix: str) -> Iterator[Path]:
+def scratch_directory(tools: JobImageTools, prefix: str) -> Iterator[Path]:
     """A temporary directory, removed afterwards once nothing is mounted inside it (debootstrap mounts /proc
     in the root it makes: left mounted after a failure, it is unmounted first, never deleted through)."""
     work = Path(tempfile.mkdtemp(prefix=prefix))

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conveyor.docker.engine import Engine
+from conveyor.docker.pushing import stoppable, verify_same_digest
 from conveyor.errors import ConfigError, DockerError, ToolError
-from conveyor.jobimage import conveyor_version, job_image_ref
 from conveyor.jobimage.base import (
     DEFAULT_MIRROR,
     LEFT_OUT,
@@ -30,8 +30,8 @@ from conveyor.jobimage.base import (
     scratch_directory,
 )
 from conveyor.jobimage.context import (
+    BasePlatform,
     ComposePlugin,
-    Target,
     check_compose_binary,
     copy_compose,
     download_command,
@@ -39,11 +39,11 @@ from conveyor.jobimage.context import (
     probe,
     write_dockerfile,
 )
+from conveyor.jobimage.tools import JobImageTools
 from conveyor.jobimage.wheels import conveyor_wheel
 from conveyor.process import Command
 from conveyor.reference import ImageReference
-from conveyor.stages.build import stoppable, verify_same_digest
-from conveyor.stages.toolbox import Toolbox
+from conveyor.versions import conveyor_version, job_image_ref
 
 
 @dataclass(frozen=True)
@@ -67,13 +67,13 @@ class Built:
     ref: ImageReference
     digest: str
     base: ImageReference
-    target: Target
+    target: BasePlatform
 
 
-def job_image(tools: Toolbox, request: Request) -> Built | None:
+def job_image(tools: JobImageTools, request: Request) -> Built | None:
     """Build and push the job image (or, dry, check everything and print the plan)."""
     request = request.checked()
-    ref = job_image_ref(tools.settings)
+    ref = job_image_ref(tools.registry_image)
     engine = tools.engine()
     compose, base = preflight(tools, engine, ref, request)
     if request.dry_run:
@@ -93,7 +93,9 @@ def job_image(tools: Toolbox, request: Request) -> Built | None:
     return Built(ref, digest, base.ref, target)
 
 
-def preflight(tools: Toolbox, engine: Engine, ref: ImageReference, request: Request) -> tuple[ComposePlugin, Base]:
+def preflight(
+    tools: JobImageTools, engine: Engine, ref: ImageReference, request: Request
+) -> tuple[ComposePlugin, Base]:
     """Everything checked before anything changes: the registry answers, the compose plugin to copy, the base."""
     console = tools.console
     with console.section("job-image", f"Job image {ref}"):
@@ -107,7 +109,7 @@ def preflight(tools: Toolbox, engine: Engine, ref: ImageReference, request: Requ
     return compose, base
 
 
-def ready_base(tools: Toolbox, engine: Engine, base: Base, compose: ComposePlugin, mirror: str) -> Target:
+def ready_base(tools: JobImageTools, engine: Engine, base: Base, compose: ComposePlugin, mirror: str) -> BasePlatform:
     """The base in the engine (made, pulled or tagged; Conveyor's own also pushed), and what it runs."""
     with tools.console.section("base", f"Base {base.ref}"):
         ensure_base(tools, engine, base, mirror)
@@ -117,10 +119,10 @@ def ready_base(tools: Toolbox, engine: Engine, base: Base, compose: ComposePlugi
     return target
 
 
-def push(tools: Toolbox, engine: Engine, ref: ImageReference) -> str:
+def push(tools: JobImageTools, engine: Engine, ref: ImageReference) -> str:
     """Push through the engine (with the registry credentials) and check the digest in the registry."""
     with tools.console.section("push", f"Push {ref}"):
-        digest = engine.push(ref, stoppable(tools, ref, lambda: f"{ref} was built but not pushed"))
+        digest = engine.push(ref, stoppable(tools.console, tools.stop, ref, lambda: f"{ref} was built but not pushed"))
         return verify_same_digest(engine, {ref: digest})
 
 
@@ -158,7 +160,7 @@ def base_plan(base: Base, mirror: str) -> list[str]:
     ]
 
 
-def ensure_base(tools: Toolbox, engine: Engine, base: Base, mirror: str) -> None:
+def ensure_base(tools: JobImageTools, engine: Engine, base: Base, mirror: str) -> None:
     """The base in the local engine; Conveyor's own base also in the registry, for other machines."""
     ref = base.ref
     if base.origin is Origin.GIVEN:
@@ -173,14 +175,14 @@ def ensure_base(tools: Toolbox, engine: Engine, base: Base, mirror: str) -> None
     elif base.origin is Origin.DEBOOTSTRAP:
         make_base(tools, engine, ref, mirror)
     tools.stop.check(f"the base {ref} is ready; nothing was pushed")
-    digest = engine.push(ref, stoppable(tools, ref, lambda: f"the base {ref} was not pushed"))
+    digest = engine.push(ref, stoppable(tools.console, tools.stop, ref, lambda: f"the base {ref} was not pushed"))
     tools.console.line(f"base: pushed {ref}: {digest}")
 
 
-def pull_given(tools: Toolbox, engine: Engine, ref: ImageReference) -> None:
+def pull_given(tools: JobImageTools, engine: Engine, ref: ImageReference) -> None:
     """Pull a base the user named: through the engine with Conveyor's credentials from its own registry,
     else with the docker CLI and the user's Docker config."""
-    if ref.registry == tools.settings.registry:
+    if ref.registry == tools.registry:
         engine.pull(ref, tools.console.transfer("pull", str(ref)))
         return
     pulled = tools.run(Command(argv=("docker", "pull", str(ref))), tools.console.prefixed("  "))
@@ -191,7 +193,7 @@ def pull_given(tools: Toolbox, engine: Engine, ref: ImageReference) -> None:
         )
 
 
-def prepare_context(tools: Toolbox, context: Path, compose: ComposePlugin, target: Target) -> None:
+def prepare_context(tools: JobImageTools, context: Path, compose: ComposePlugin, target: BasePlatform) -> None:
     """The Dockerfile, the compose plugin and every wheel the offline install needs."""
     console = tools.console
     write_dockerfile(context)
@@ -226,7 +228,7 @@ def build_command(context: Path, ref: ImageReference, base: ImageReference) -> C
     )
 
 
-def build(tools: Toolbox, context: Path, ref: ImageReference, base: ImageReference) -> None:
+def build(tools: JobImageTools, context: Path, ref: ImageReference, base: ImageReference) -> None:
     built = tools.run(build_command(context, ref, base), tools.console.prefixed("  "))
     if not built.ok:
         raise ToolError(

@@ -14,9 +14,9 @@ from importlib.resources import files
 from pathlib import Path
 
 from conveyor.errors import ConfigError, ToolError
+from conveyor.jobimage.tools import JobImageTools
 from conveyor.process import Command
 from conveyor.reference import ImageReference
-from conveyor.stages.toolbox import Toolbox
 
 MIN_PYTHON = (3, 11)
 ELF_MACHINES = {"x86_64": 62, "aarch64": 183, "ppc64le": 21, "s390x": 22}
@@ -35,7 +35,7 @@ class ComposePlugin:
 
 
 @dataclass(frozen=True)
-class Target:
+class BasePlatform:
     """What the base image runs wheels on."""
 
     python: tuple[int, int]
@@ -65,7 +65,7 @@ def legacy_manylinux(minor: int, machine: str) -> str:
     return f"{legacy}_{machine}" if legacy else ""
 
 
-def find_compose(tools: Toolbox) -> ComposePlugin:
+def find_compose(tools: JobImageTools) -> ComposePlugin:
     """The compose plugin the host's docker CLI runs (the CLI names it, with its version)."""
     listed = tools.run(Command(argv=("docker", "info", "--format", "{{json .ClientInfo.Plugins}}")))
     try:
@@ -108,7 +108,7 @@ def probe_command(base: ImageReference) -> Command:
     )
 
 
-def probe(tools: Toolbox, base: ImageReference) -> Target:
+def probe(tools: JobImageTools, base: ImageReference) -> BasePlatform:
     """Ask the base image for its Python, C library and machine (a throwaway container, no network)."""
     result = tools.run(probe_command(base))
     if not result.ok:
@@ -119,8 +119,8 @@ def probe(tools: Toolbox, base: ImageReference) -> Target:
     return parse_probe(base, result.last_line())
 
 
-def parse_probe(base: ImageReference, line: str) -> Target:
-    """The Target from the probe's answer, refusing a base the job image cannot be built on."""
+def parse_probe(base: ImageReference, line: str) -> BasePlatform:
+    """The BasePlatform from the probe's answer, refusing a base the job image cannot be built on."""
     answer = json.loads(line)
     python = (int(answer["python"][0]), int(answer["python"][1]))
     libc, libc_version = answer["libc"]
@@ -132,10 +132,10 @@ def parse_probe(base: ImageReference, line: str) -> Target:
     if answer["missing"]:
         raise ConfigError(f"the base image {base} has no {' and no '.join(answer['missing'])}", hint)
     minor = int(libc_version.split(".")[1])
-    return Target(python=python, machine=str(answer["machine"]), glibc=(2, minor))
+    return BasePlatform(python=python, machine=str(answer["machine"]), glibc=(2, minor))
 
 
-def download_command(wheels: Path, conveyor_wheel: Path, target: Target) -> Command:
+def download_command(wheels: Path, conveyor_wheel: Path, target: BasePlatform) -> Command:
     """pip (of the Python running Conveyor, with the user's pip configuration: index, proxy, find-links)
     downloads the wheels of Conveyor's dependencies for `target` next to Conveyor's wheel."""
     return Command(

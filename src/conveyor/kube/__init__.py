@@ -1,16 +1,20 @@
-"""The Kubernetes side of `inv deploy`: set an image, wait for the rollout as kubectl decides (and fail
-fast on pod failures), roll back. Importing this package does not import the `kubernetes` client."""
+"""The Kubernetes side of deploying: connect (kubeconfig), set an image, wait for the rollout as kubectl
+decides (and fail fast on pod failures), roll back, and list what a cluster runs for the deletion guard.
+Importing this package does not import the `kubernetes` client."""
 
-from conveyor.kube.cluster import Cluster, Target, Timeouts, load_cluster
+from conveyor.kube.cluster import Cluster, Connection, Timeouts
 from conveyor.kube.deployment import ImageChange, Rollback, UndoPlan, plan_rollback, rollback, set_image
 from conveyor.kube.errors import ClusterError, DeploymentNotFound, RollbackError, RolloutFailed, UnknownContainer
+from conveyor.kube.kubeconfig import ClusterAccess, connect, load_cluster
 from conveyor.kube.pods import PodFailure
-from conveyor.kube.rollout import State, Verdict, deployment_verdict
+from conveyor.kube.rollout import RolloutVerdict, State, deployment_verdict
 from conveyor.kube.wait import RolloutResult, WaitOptions, wait_for_rollout
 
 __all__ = [
     "Cluster",
+    "ClusterAccess",
     "ClusterError",
+    "Connection",
     "DeploymentNotFound",
     "ImageChange",
     "PodFailure",
@@ -18,13 +22,13 @@ __all__ = [
     "RollbackError",
     "RolloutFailed",
     "RolloutResult",
+    "RolloutVerdict",
     "State",
-    "Target",
     "Timeouts",
     "UndoPlan",
     "UnknownContainer",
-    "Verdict",
     "WaitOptions",
+    "connect",
     "deployment_verdict",
     "load_cluster",
     "plan_rollback",

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from conveyor.errors import ConveyorError
-from conveyor.kube.cluster import load_cluster
 from conveyor.kube.deployment import rollback, set_image
+from conveyor.kube.kubeconfig import load_cluster
 from conveyor.kube.wait import WaitOptions, wait_for_rollout
 
 

@@ -1,17 +1,16 @@
-"""A thin typed wrapper over the `kubernetes` client: where the configuration comes from, and every API
-call Conveyor makes, each with a client-side timeout, answering the API's JSON as plain dicts.
+"""A thin typed wrapper over the `kubernetes` client's ApiClient: every API call Conveyor makes, each with a
+client-side timeout, answering the API's JSON as plain dicts (where the configuration comes from is
+conveyor.kube.kubeconfig's).
 
 `kubernetes` is imported inside functions only: importing this module (as `inv --list` does) is cheap.
-Every failure of the cluster or of the configuration becomes one ClusterError line."""
+Every failure of the cluster becomes one ClusterError line."""
 
 from __future__ import annotations
 
 import importlib
 import json
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from conveyor.kube.errors import ClusterError, DeploymentNotFound
@@ -20,8 +19,6 @@ from conveyor.kube.objects import match_labels_selector
 Obj = dict[str, Any]
 T = TypeVar("T")
 
-SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-IN_CLUSTER = "in-cluster"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/{namespace}/deployments"
 DEPLOYMENT = DEPLOYMENTS + "/{name}"
 FIELD_MANAGER = "conveyor"  # kubectl set image sends fieldManager=kubectl-set; managedFields then name Conveyor
@@ -35,8 +32,11 @@ class Timeouts:
     read: float = 30.0
 
 
+DEFAULT_TIMEOUTS = Timeouts()
+
+
 @dataclass(frozen=True)
-class Target:
+class Connection:
     """Which cluster, context and namespace Conveyor talks to, and where that was configured."""
 
     context: str
@@ -62,164 +62,13 @@ class WatchExpired(Exception):
     """410 Gone: the resourceVersion is too old: list again, then watch from the list's resourceVersion."""
 
 
-# -- configuration ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ConfigSource:
-    """The first configuration that applies: an explicit path, KUBECONFIG, ~/.kube/config, or in-cluster."""
-
-    kubeconfig: str = ""  # empty: in-cluster
-    origin: str = ""
-
-
-def choose_config(
-    kubeconfig: str | None, env_kubeconfig: str | None, home: Path | None, environ: Mapping[str, str]
-) -> ConfigSource:
-    """Pure precedence: `--kubeconfig`, then KUBECONFIG (as the caller read it), then ~/.kube/config, then
-    in-cluster (when the service-account environment is present)."""
-    if kubeconfig:
-        return ConfigSource(kubeconfig, "--kubeconfig")
-    if env_kubeconfig:
-        return ConfigSource(env_kubeconfig, "KUBECONFIG")
-    if home is not None and (home / ".kube" / "config").is_file():
-        return ConfigSource(str(home / ".kube" / "config"), "~/.kube/config")
-    if environ.get("KUBERNETES_SERVICE_HOST"):
-        return ConfigSource("", IN_CLUSTER)
-    raise ClusterError(
-        "no Kubernetes configuration found",
-        "pass --kubeconfig, set KUBECONFIG, create ~/.kube/config, or run inside a cluster",
-    )
-
-
-def _module(name: str) -> Any:
+def module(name: str) -> Any:
     """Import a module of the `kubernetes` client when it is needed (and as Any: it is untyped)."""
     return importlib.import_module(name)
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-CONTEXT_HINT = "name one: KUBE_CONTEXT, --context, or the environment's context in conveyor.environments"
-
-
-def choose_context(contexts: Sequence[str], current: str, wanted: str, where: str) -> str:
-    """The kubeconfig context to use: `wanted` (KUBE_CONTEXT, --context, the environment's), else the
-    kubeconfig's current-context. GitLab's agent writes one context per agent and no current-context, so
-    without a name there is none to take: say which contexts exist, as for a name that is not among them."""
-    if not contexts:
-        raise ClusterError(f"cannot load the kubeconfig {where}: it has no contexts", "check the file")
-    listed = ", ".join(contexts)
-    if wanted:
-        if wanted not in contexts:
-            raise ClusterError(
-                f'context "{wanted}" is not in the kubeconfig {where}; its contexts: {listed}', CONTEXT_HINT
-            )
-        return wanted
-    if not current:
-        raise ClusterError(
-            f"the kubeconfig {where} has no current-context and no context was named; its contexts: {listed}",
-            CONTEXT_HINT,
-        )
-    if current not in contexts:
-        raise ClusterError(
-            f'the current-context "{current}" of the kubeconfig {where} is not among its contexts: {listed}',
-            CONTEXT_HINT,
-        )
-    return current
-
-
-def _load_kubeconfig(source: ConfigSource, context: str | None) -> tuple[Any, str, str]:
-    """(client configuration, context name, context namespace) from a kubeconfig file (list, merged as
-    kubectl merges it)."""
-    paths = [p for p in source.kubeconfig.split(os.pathsep) if p]
-    if not any(Path(p).expanduser().is_file() for p in paths):
-        raise ClusterError(
-            f"the kubeconfig {source.kubeconfig} ({source.origin}) does not exist",
-            "pass the path of an existing kubeconfig file",
-        )
-    kube_config = _module("kubernetes.config.kube_config")
-    where = f"{source.kubeconfig} ({source.origin})"
-    contexts, current, merged = _read_contexts(kube_config, where, source.kubeconfig)
-    name = choose_context(list(contexts), current, context or "", where)
-    configuration = _module("kubernetes.client").Configuration()
-    try:
-        loader = kube_config.KubeConfigLoader(config_dict=merged, active_context=name, config_base_path=None)
-        loader.load_and_set(configuration)
-    except Exception as exc:  # the loader raises ConfigException, OSError, TypeError...
-        raise ClusterError(
-            f"cannot load context {name} of the kubeconfig {where}: {_one_line(exc)}",
-            "check the context's cluster and user entries",
-        ) from None
-    return configuration, name, str((contexts[name].get("context") or {}).get("namespace") or "")
-
-
-def _read_contexts(kube_config: Any, where: str, kubeconfig: str) -> tuple[dict[str, Any], str, Any]:
-    """The merged kubeconfig's contexts (name -> entry), its current-context, and the merged config, as
-    kubectl merges a list of files: the first to name a context, cluster or user, or to set
-    current-context, wins."""
-    try:
-        merger = kube_config.KubeConfigMerger(kubeconfig)
-        merged = merger.config
-        entries = [getattr(entry, "value", entry) for entry in merged.value.get("contexts") or []]
-        contexts = {str(entry["name"]): entry for entry in entries}
-        # kubectl: the first file that sets current-context wins (the client's merger keeps the last)
-        current = next(
-            (str(c["current-context"]) for c in merger.config_files.values() if c.get("current-context")), ""
-        )
-    except Exception as exc:  # yaml errors, an empty file, entries without names, not a mapping...
-        raise ClusterError(f"cannot load the kubeconfig {where}: {_one_line(exc)}", "check the file") from None
-    return contexts, current, merged
-
-
-def _load_in_cluster(environ: Mapping[str, str]) -> tuple[Any, str, str]:
-    configuration = _module("kubernetes.client").Configuration()
-    try:
-        _module("kubernetes.config.incluster_config").InClusterConfigLoader(
-            token_filename=str(SERVICE_ACCOUNT_DIR / "token"),
-            cert_filename=str(SERVICE_ACCOUNT_DIR / "ca.crt"),
-            environ=environ,
-        ).load_and_set(configuration)
-    except Exception as exc:
-        raise ClusterError(f"cannot load the in-cluster configuration: {_one_line(exc)}", "pass --kubeconfig") from None
-    namespace_file = SERVICE_ACCOUNT_DIR / "namespace"
-    namespace = namespace_file.read_text().strip() if namespace_file.is_file() else ""
-    return configuration, IN_CLUSTER, namespace
-
-
-def load_cluster(
-    kubeconfig: str | None = None,
-    env_kubeconfig: str | None = None,
-    namespace: str | None = None,
-    context: str | None = None,
-    home: Path | None = None,
-    environ: Mapping[str, str] | None = None,
-    timeouts: Timeouts = Timeouts(),
-    verify: bool = True,
-) -> Cluster:
-    """Connect to the cluster the configuration names.
-
-    Precedence: `kubeconfig` (--kubeconfig), then `env_kubeconfig` (KUBECONFIG as the settings read it; a
-    list separated by os.pathsep is merged as kubectl does), then `home`/.kube/config, then in-cluster when
-    `environ` carries KUBERNETES_SERVICE_HOST/PORT. The context is `context`, else the current one. The
-    namespace is `namespace` (KUBE_NAMESPACE), else the context's, else "default" (in-cluster: the service
-    account's). With `verify`, the API server is asked for /version and the namespace must exist, so that
-    an unreachable cluster or a wrong namespace fails before anything is changed. Raises ClusterError."""
-    source = choose_config(kubeconfig, env_kubeconfig, home, environ or {})
-    if source.origin == IN_CLUSTER:
-        configuration, context_name, context_namespace = _load_in_cluster(environ or {})
-    else:
-        configuration, context_name, context_namespace = _load_kubeconfig(source, context)
-    configuration.retries = 1
-    target = Target(
-        context=context_name,
-        namespace=namespace or context_namespace or "default",
-        server=str(configuration.host),
-        source=f"{source.origin} {source.kubeconfig}".strip() if source.kubeconfig else source.origin,
-    )
-    cluster = Cluster(_module("kubernetes.client").ApiClient(configuration), target, timeouts)
-    if verify:
-        cluster.verify()
-    return cluster
 
 
 # -- the API calls -----------------------------------------------------------------------------------------
@@ -228,12 +77,12 @@ class Cluster:
     """One namespace of one cluster. Methods answer the API's JSON (dicts) and raise ClusterError."""
 
     api_client: Any
-    target: Target
+    connection: Connection
     timeouts: Timeouts = field(default_factory=Timeouts)
 
     @property
     def namespace(self) -> str:
-        return self.target.namespace
+        return self.connection.namespace
 
     def close(self) -> None:
         """Release the client's connection pool."""
@@ -291,14 +140,14 @@ class Cluster:
         forbidden_hint: str = "",
     ) -> Obj:
         """The one place API errors become ClusterErrors; answers the decoded JSON body."""
-        response = self._request(what, call, not_found, forbidden_hint)
+        response = self.request(what, call, not_found, forbidden_hint)
         try:
             data = json.loads(response.data)
         except ValueError:
             raise ClusterError(f"{what}: the API server answered something that is not JSON") from None
         return data if isinstance(data, dict) else {}
 
-    def _request(
+    def request(
         self,
         what: str,
         call: Callable[[], T],
@@ -317,8 +166,8 @@ class Cluster:
             raise ClusterError(f"{what}: {_api_message(exc)}", hint) from None
         except HTTPError as exc:
             raise ClusterError(
-                f"{what}: cannot reach the Kubernetes API at {self.target.server} ({_network_reason(exc)})",
-                f"check that the cluster is up and that {self.target.source} points at it",
+                f"{what}: cannot reach the Kubernetes API at {self.connection.server} ({_network_reason(exc)})",
+                f"check that the cluster is up and that {self.connection.source} points at it",
             ) from None
 
     def verify(self) -> None:
@@ -333,7 +182,7 @@ class Cluster:
         except ApiException as exc:
             if exc.status == 404:
                 raise ClusterError(
-                    f'namespace "{self.namespace}" not found in context {self.target.context or "(none)"}',
+                    f'namespace "{self.namespace}" not found in context {self.connection.context or "(none)"}',
                     "set KUBE_NAMESPACE (or the context's namespace) to an existing namespace",
                 ) from None
             if exc.status != 403:  # may not read namespaces (GitLab agent roles): the first real call will tell
@@ -388,7 +237,7 @@ class Cluster:
         and WatchExpired on 410 Gone; other ERROR events become ClusterError."""
         from urllib3.exceptions import HTTPError
 
-        response = self._request(
+        response = self.request(
             f"watching deployment {name}",
             lambda: self._send(
                 "GET",
@@ -414,7 +263,7 @@ class Cluster:
                     raise ClusterError(f"watching deployment {name}: {status.get('message', status)}")
                 yield WatchEvent(str(event.get("type")), event.get("object") or {})
         except (HTTPError, OSError, ValueError) as exc:
-            raise WatchInterrupted(_one_line(exc)) from None
+            raise WatchInterrupted(one_line(exc)) from None
         finally:
             response.release_conn()
 
@@ -432,7 +281,7 @@ class Cluster:
         is the API group's path ("/api/v1", "/apis/batch/v1"). A failure names the kind, the namespace and
         the context; a 403 says which RBAC rule is missing."""
         api_group = group.split("/")[2] if group.startswith("/apis/") else ""
-        context = self.target.context or "(none)"
+        context = self.connection.context or "(none)"
         listed = self._call(
             f'cannot list {kind} in namespace "{self.namespace}" (context {context})',
             lambda: self._send("GET", f"{group}/namespaces/{{namespace}}/{kind}", {"namespace": self.namespace}),
@@ -468,7 +317,7 @@ def _lines(response: Any) -> Iterator[bytes]:
 def _network_reason(exc: BaseException) -> str:
     """The root of a urllib3 error in a few words: "[Errno 111] Connection refused", "read timed out"..."""
     reason = getattr(exc, "reason", None) or exc
-    text = _one_line(reason)
+    text = one_line(reason)
     if "[Errno" in text:
         return text[text.index("[Errno") :].rstrip(")\"'")
     if "timed out" in text.lower():

@@ -18,7 +18,7 @@ class State(Enum):
 
 
 @dataclass(frozen=True)
-class Verdict:
+class RolloutVerdict:
     """kubectl's message for this state of the Deployment (without its trailing newline)."""
 
     state: State
@@ -45,26 +45,28 @@ def _condition(status: Mapping[str, Any], type_: str) -> Mapping[str, Any] | Non
     return next((c for c in status.get("conditions") or [] if c.get("type") == type_), None)
 
 
-def deployment_verdict(deployment: Mapping[str, Any]) -> Verdict:
+def deployment_verdict(deployment: Mapping[str, Any]) -> RolloutVerdict:
     """The verdict for a Deployment in the API's JSON form (camelCase keys, as the API server sends it)."""
     meta = deployment.get("metadata") or {}
     spec = deployment.get("spec") or {}
     status = deployment.get("status") or {}
     name = meta.get("name", "")
     if _int(meta.get("generation")) > _int(status.get("observedGeneration")):
-        return Verdict(State.WAITING, "Waiting for deployment spec update to be observed...")
+        return RolloutVerdict(State.WAITING, "Waiting for deployment spec update to be observed...")
     progressing = _condition(status, "Progressing")
     if progressing is not None and progressing.get("reason") == TIMED_OUT_REASON:
-        return Verdict(State.FAILED, f'deployment "{name}" exceeded its progress deadline')
+        return RolloutVerdict(State.FAILED, f'deployment "{name}" exceeded its progress deadline')
     updated = _int(status.get("updatedReplicas"))
     replicas = _int(status.get("replicas"))
     available = _int(status.get("availableReplicas"))
     wanted = spec.get("replicas")
     prefix = f'Waiting for deployment "{name}" rollout to finish: '
     if wanted is not None and updated < _int(wanted):
-        return Verdict(State.WAITING, f"{prefix}{updated} out of {_int(wanted)} new replicas have been updated...")
+        return RolloutVerdict(
+            State.WAITING, f"{prefix}{updated} out of {_int(wanted)} new replicas have been updated..."
+        )
     if replicas > updated:
-        return Verdict(State.WAITING, f"{prefix}{replicas - updated} old replicas are pending termination...")
+        return RolloutVerdict(State.WAITING, f"{prefix}{replicas - updated} old replicas are pending termination...")
     if available < updated:
-        return Verdict(State.WAITING, f"{prefix}{available} of {updated} updated replicas are available...")
-    return Verdict(State.DONE, f'deployment "{name}" successfully rolled out')
+        return RolloutVerdict(State.WAITING, f"{prefix}{available} of {updated} updated replicas are available...")
+    return RolloutVerdict(State.DONE, f'deployment "{name}" successfully rolled out')

@@ -19,7 +19,7 @@ from conveyor.kube.cluster import Obj, WatchEvent, WatchExpired, WatchInterrupte
 from conveyor.kube.errors import ClusterError, DeploymentNotFound, RolloutFailed
 from conveyor.kube.objects import owned
 from conveyor.kube.pods import PodFailure, first_failure, new_replicaset, pod_selector, with_event
-from conveyor.kube.rollout import Verdict, deployment_verdict
+from conveyor.kube.rollout import RolloutVerdict, deployment_verdict
 
 Sink = Callable[[str], None]
 MAX_CONSECUTIVE_ERRORS = 3
@@ -98,7 +98,7 @@ class _Waiter:
     def observe(self, deployment: Obj) -> None:
         """Judge one state of the Deployment; print kubectl's message when it changed; stop when final."""
         self.deployment = deployment
-        verdict: Verdict = deployment_verdict(deployment)
+        verdict: RolloutVerdict = deployment_verdict(deployment)
         if verdict.message != self.last_message:
             self.last_message = verdict.message
             if not verdict.failed:

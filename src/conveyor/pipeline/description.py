@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from conveyor.config.settings import JobSpec, Settings
+from conveyor.config.model import JobSpec, report_file
+from conveyor.config.settings import Settings
 from conveyor.errors import ConfigError
 
 STAGES = ("build", "test", "build-prod", "deploy", "cleanup")
@@ -81,9 +82,9 @@ def describe(settings: Settings) -> tuple[PipelineJob, ...]:
 
 def test_job(settings: Settings, job: JobSpec) -> PipelineJob:
     """`test:<job>`, with its JUnit report (the job's own, or the one-case report) and coverage report."""
-    reports = [Report("junit", relative(settings, settings.report_file(job, "junit")))]
+    reports = [Report("junit", relative(settings, report_file(settings.reports_dir, job, "junit")))]
     if job.reports.coverage:
-        path = relative(settings, settings.report_file(job, "coverage"))
+        path = relative(settings, report_file(settings.reports_dir, job, "coverage"))
         reports.append(Report("coverage", path, job.reports.coverage_format))
     return PipelineJob(
         name=f"test:{job.name}",
@@ -106,18 +107,18 @@ def deploy_jobs(settings: Settings) -> list[PipelineJob]:
     """One deploy job per environment, in order, each after the one before: `deploy` when the project has
     one environment and no conveyor.environments, else `deploy:<environment>` with `--environment`."""
     jobs: list[PipelineJob] = []
-    named = bool(settings.environments)
-    for place in settings.places:
+    named = bool(settings.declared_environments)
+    for environment in settings.environments:
         jobs.append(
             PipelineJob(
-                name=f"deploy:{place.environment}" if named else "deploy",
+                name=f"deploy:{environment.name}" if named else "deploy",
                 stage="deploy",
-                task=("deploy", "--environment", place.environment) if named else ("deploy",),
+                task=("deploy", "--environment", environment.name) if named else ("deploy",),
                 needs=(jobs[-1].name,) if jobs else ("build-prod",),
                 deployable_only=True,
-                manual=place.when == "manual",
-                environment=place.environment,
-                url=place.url,
+                manual=environment.when == "manual",
+                environment=environment.name,
+                url=environment.url,
             )
         )
     return jobs

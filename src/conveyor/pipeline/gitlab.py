@@ -11,7 +11,8 @@ from typing import Any
 
 import yaml
 
-from conveyor.config.settings import Settings, load_settings
+from conveyor.config.loading import load_settings
+from conveyor.config.settings import Settings
 from conveyor.pipeline.description import STAGES, PipelineJob, describe
 from conveyor.pipeline.globs import glob_regex
 

@@ -1,20 +1,21 @@
 """`inv pipeline`: the whole pipeline locally, in GitLab's order. Stages run one after another; the test
 jobs run in parallel; a failure skips the later stages except jobs that run always (cleanup of the CI
 image, GitLab's `when: always`); deploy stages run only on deployable branches. Jobs run in this process
-with one shared Toolbox, so the pipeline adds almost nothing to the time spent in docker, compose, the
-registry and the cluster."""
+with one shared Toolbox, through the tasks' own entries (conveyor.wiring.entries), so the pipeline adds
+almost nothing to the time spent in docker, compose, the registry and the cluster."""
 
 from __future__ import annotations
 
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from conveyor.errors import ConveyorError
 from conveyor.pipeline import description
 from conveyor.pipeline.description import POLICY_JOB, STAGES, PipelineJob
-from conveyor.stages.toolbox import Toolbox
+from conveyor.wiring import entries
+from conveyor.wiring.toolbox import Toolbox
 
 StageRunner = Callable[[Toolbox], object]
 
@@ -49,26 +50,18 @@ def run_pipeline(
 
 
 def stage_runners(jobs: Sequence[PipelineJob]) -> dict[str, StageRunner]:
-    """What each non-test job runs, in this process; a deploy job deploys its environment."""
-    from conveyor.stages.build import build_ci, build_prod
-    from conveyor.stages.cleanup import cleanup_by_configured_policy, cleanup_this_ci_image
-
+    """What each non-test job runs, in this process (the tasks' own entries); a deploy job deploys its
+    environment."""
     runners: dict[str, StageRunner] = {
-        "build-ci": build_ci,
-        "build-prod": build_prod,
-        "cleanup:ci-image": cleanup_this_ci_image,
-        POLICY_JOB: cleanup_by_configured_policy,
+        "build-ci": entries.build_ci,
+        "build-prod": entries.build_prod,
+        "cleanup:ci-image": entries.cleanup_ci_image,
+        POLICY_JOB: entries.scheduled_cleanup,
     }
     for job in jobs:
         if job.environment:
-            runners[job.name] = functools.partial(deploy_to, environment=job.environment)
+            runners[job.name] = functools.partial(entries.deploy_to, environment=job.environment)
     return runners
-
-
-def deploy_to(tools: Toolbox, environment: str) -> None:
-    from conveyor.stages.deploy import deploy
-
-    deploy(replace(tools, settings=replace(tools.settings, environment_name=environment)))
 
 
 def plan_lines(tools: Toolbox, jobs: Sequence[PipelineJob]) -> list[str]:
@@ -111,15 +104,14 @@ def run_job(
 
 def run_test_stage(tools: Toolbox, jobs: Sequence[PipelineJob], failed_before: bool) -> list[JobOutcome]:
     """All test jobs at once (in parallel, one pull), each reported as its own pipeline job."""
-    from conveyor.stages.test import run_tests
-
     runnable = [job for job in jobs if not skip_reason(tools, job, failed_before)]
     skipped = [run_job(tools, job, {}, failed_before) for job in jobs if job not in runnable]
     if not runnable:
         return skipped
     started = time.monotonic()
     try:
-        results = {result.job.name: result for result in run_tests(tools, names=[job.task[-1] for job in runnable])}
+        ran = entries.run_tests(tools, names=[job.task[-1] for job in runnable])
+        results = {result.job.name: result for result in ran}
     except ConveyorError as error:
         seconds = time.monotonic() - started
         return skipped + [JobOutcome(job, "failed", seconds, str(error), error.exit_code) for job in runnable]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from conveyor.config.settings import SETTINGS
+from conveyor.config.schema import SETTINGS
 from conveyor.errors import ConfigError
 from conveyor.pipeline.gitlab import CONVEYOR_FILE, TEAM_FILE
 

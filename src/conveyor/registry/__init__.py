@@ -1,21 +1,12 @@
-"""Docker Registry HTTP API v2 adapter: transport (HTTP with the auth challenge, token cache, retries within
-a deadline), client (the v2 operations), deletion (safe tag deletion), gitlab (GitLab's tags API), cleanup
-(the cleanup engine); auth, credentials, manifests and errors support them."""
+"""Docker Registry HTTP API v2 adapter. HTTP in layers: transport (the one place that sends it), retry
+(backoff within a deadline), auth (challenge, tokens), answers (one-line errors), options (given once);
+on top: client (the v2 operations), inventory (tags with digests and ages), deletion (deleting tags, with
+permits only), promotion (moving a tag server-side), gitlab (GitLab's tags API); credentials and manifests
+support them."""
 
 from conveyor.registry.client import RegistryClient
 from conveyor.registry.credentials import Credentials, resolve_credentials
-from conveyor.registry.deletion import PendingDeletion, TagDeletion
-from conveyor.registry.gitlab import GitLabTagsApi
-from conveyor.registry.manifests import Manifest
-from conveyor.registry.transport import RetryPolicy
+from conveyor.registry.options import GitLabTagsApi, RegistryOptions
+from conveyor.registry.retry import RetryPolicy
 
-__all__ = [
-    "Credentials",
-    "GitLabTagsApi",
-    "Manifest",
-    "PendingDeletion",
-    "RegistryClient",
-    "RetryPolicy",
-    "TagDeletion",
-    "resolve_credentials",
-]
+__all__ = ["Credentials", "GitLabTagsApi", "RegistryClient", "RegistryOptions", "RetryPolicy", "resolve_credentials"]

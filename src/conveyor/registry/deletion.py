@@ -1,6 +1,8 @@
-"""Deleting a tag and nothing else, never another tag sharing its digest: (1) the OCI tag DELETE, else (2)
-GitLab's tags API when configured, else (3) a unique throwaway manifest pushed under the tag and deleted by
-ITS digest, in two halves (begin: the PUT; finish: the DELETE) so that many tags can be deleted in phases.
+"""Deleting a tag and nothing else, never another tag sharing its digest, and only with the deletion guard's
+permit (conveyor.permits.DeletionPermit): (1) the OCI tag DELETE, else (2) GitLab's tags API when
+configured, else (3) a unique throwaway manifest pushed under the tag and deleted by ITS digest, in two
+halves (begin: the PUT; finish: the DELETE) so that many tags can be deleted in phases (`delete_tags`, on a
+small pool of threads; a stop request starts nothing new but finishes every tag begun).
 
 Whenever the answer to a PUT or DELETE was lost (5xx, a cut connection, a read timeout: the registry may have
 acted), this reads what the registry holds under the tag before acting again, instead of blindly doing it
@@ -9,13 +11,25 @@ again: a tag that is gone is never brought back, and one pushed anew by someone 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from conveyor.registry.errors import AnswerLost, RegistryProtocolError, RegistryUnavailable
+from conveyor.errors import ConveyorError
+from conveyor.interrupt import Stop
+from conveyor.permits import DeletionPermit
+from conveyor.registry.answers import error_code
+from conveyor.registry.errors import (
+    AnswerLost,
+    NotARegistry,
+    RegistryProtocolError,
+    RegistryUnavailable,
+    RegistryUnreachable,
+)
 from conveyor.registry.gitlab import GitLabTags
 from conveyor.registry.manifests import THROWAWAY_CONFIG, Manifest, throwaway_manifest
-from conveyor.registry.transport import Transport, error_code, manifest_path
+from conveyor.registry.transport import Transport, manifest_path
 
 # A digest no manifest has: DELETE on it tells whether the registry accepts deletes at all (404) or not (405).
 PROBE_DIGEST = "sha256:" + "0" * 64
@@ -54,8 +68,6 @@ class Manifests(Protocol):
 
     def put_manifest(self, repository: str, reference: str, manifest: Manifest, *, replay: bool = ...) -> str: ...
 
-    def delete_manifest(self, repository: str, digest: str, *, replay: bool = ...) -> bool: ...
-
     def upload_blob(self, repository: str, data: bytes) -> str: ...
 
 
@@ -64,18 +76,19 @@ class Rounds:
     backs off like a retry, within one deadline from the step's start."""
 
     def __init__(self, transport: Transport) -> None:
-        self._transport = transport
-        self._deadline = transport.deadline_from_now()
+        self._backoff = transport.backoff
+        self._deadline = self._backoff.deadline_from_now()
         self.count = 0
 
     def another(self) -> bool:
         """Count a failed round; back off and answer True when one more fits before the deadline."""
         self.count += 1
-        return self._transport.pause(self.count, self._deadline)
+        return self._backoff.pause(self.count, self._deadline)
 
 
 class TagDeleter:
-    """Tag deletion for one registry, learning once how it deletes tags. Thread-safe."""
+    """Tag deletion for one registry (each RegistryClient has one: `client.deleter`), learning once how the
+    registry deletes tags. Thread-safe."""
 
     def __init__(self, manifests: Manifests, transport: Transport, gitlab: GitLabTags | None = None) -> None:
         self._manifests = manifests
@@ -102,17 +115,18 @@ class TagDeleter:
         with self._lock:
             self._deletable.add(repository)
 
-    def delete_tag(self, repository: str, tag: str, *, look_up: bool = True) -> TagDeletion:
-        """Remove `tag` only (see the module's docstring). With `look_up`, a missing tag is reported as absent
-        (already gone) without any change."""
-        step = self.begin(repository, tag, look_up=look_up)
+    def delete(self, permit: DeletionPermit, *, look_up: bool = True) -> TagDeletion:
+        """Remove the permit's tag only (see the module's docstring). With `look_up`, a missing tag is
+        reported as absent (already gone) without any change."""
+        step = self.begin(permit, look_up=look_up)
         return step if isinstance(step, TagDeletion) else self.finish(step)
 
-    def begin(self, repository: str, tag: str, *, look_up: bool = True) -> TagDeletion | PendingDeletion:
+    def begin(self, permit: DeletionPermit, *, look_up: bool = True) -> TagDeletion | PendingDeletion:
         """The first half of delete_tag: done (TagDeletion) when the registry deletes tags itself, else the
         throwaway manifest now under the tag (PendingDeletion), for `finish`. Deleting many tags in two
         phases (every PUT, then every DELETE) keeps distribution 2.8 from reading tag links while they are
         being rewritten, which fails its requests."""
+        repository, tag = permit.repository, permit.tag
         previous = self._manifests.head_digest(repository, tag) if look_up else None
         if look_up and previous is None:
             return TagDeletion(tag, "absent")
@@ -144,7 +158,7 @@ class TagDeleter:
         while True:
             last = "404"
             try:
-                if self._manifests.delete_manifest(pending.repository, digest, replay=False):
+                if self._delete_manifest(pending.repository, digest):
                     return done
             except AnswerLost as lost:
                 last = lost.answer
@@ -162,6 +176,19 @@ class TagDeleter:
                 )
 
     # ---- steps -------------------------------------------------------------------------------------------
+
+    def _delete_manifest(self, repository: str, digest: str) -> bool:
+        """Delete our throwaway manifest by its own digest: True when deleted, False when already gone (404).
+        Deleting a digest removes EVERY tag pointing at it: only a throwaway of this deletion is ever passed.
+        An answer that was lost raises AnswerLost (the caller reads the state before acting again)."""
+        path = manifest_path(repository, digest)
+        response = self._transport.request("DELETE", path, repository=repository, replay=False)
+        if response.status_code in (200, 202):
+            return True
+        if response.status_code == 404:
+            return False
+        self._transport.raise_if_deletes_refused(response)
+        self._transport.fail(response, f"deleting {repository}@{digest}")
 
     def _oci_tag_delete(self, repository: str, tag: str) -> DeletionMethod | None:
         """DELETE the tag itself; None when the registry does not support that (learnt once)."""
@@ -229,6 +256,9 @@ class TagDeleter:
             return "ours" if digest == ours else "other"
         return "dangling" if tag in self._manifests.list_tags(repository) else "gone"
 
+    def clean(self, text: str) -> str:
+        return self._transport.clean(text)
+
     def _still_lost(self, lost: AnswerLost, rounds: int) -> RegistryUnavailable:
         problem = f"{lost.problem}, in each of {rounds} rounds within {self._transport.deadline:g} s"
         return RegistryUnavailable(problem, lost.hint)
@@ -241,3 +271,84 @@ class TagDeleter:
                 return
             self._manifests.upload_blob(repository, THROWAWAY_CONFIG)
             self._throwaway_config.add(repository)
+
+
+# ---- many tags ---------------------------------------------------------------------------------------
+
+DEFAULT_WORKERS = 8
+Outcome = Literal["deleted", "absent", "failed", "not-started"]
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """What became of one permit's tag: deleted (`detail`: how), absent, failed (`detail`: why) or not
+    started (a stop came first)."""
+
+    permit: DeletionPermit
+    outcome: Outcome
+    detail: str = ""
+    digest: str | None = None
+
+    @property
+    def tag(self) -> str:
+        return self.permit.tag
+
+
+Step = TagDeletion | PendingDeletion | str  # a failure is its one-line message
+
+
+def delete_tags(
+    deleter: TagDeleter, permits: Sequence[DeletionPermit], *, workers: int = DEFAULT_WORKERS, stop: Stop | None = None
+) -> list[Deleted]:
+    """Delete the permits' tags (known to exist, e.g. just listed) with up to `workers` in parallel, in two
+    phases where the registry needs throwaway manifests (every PUT, then every DELETE). A failure of one tag
+    is reported as 'failed' and does not stop the others; refused deletes stop everything before any change.
+    Once `stop` is requested no tag is begun, but every begun one is finished (no tag is left on a
+    placeholder)."""
+    permits = list({permit.tag: permit for permit in permits}.values())  # each tag once
+    if not permits:
+        return []
+    deleter.check_deletes_allowed(permits[0].repository)
+    gone: list[str] = []  # the registry itself is out of reach: the other tags are not tried
+
+    def begin(permit: DeletionPermit) -> Step | None:
+        if stop is not None and stop.requested:
+            return None
+        if gone:
+            return gone[0]
+        try:
+            return deleter.begin(permit, look_up=False)
+        except ConveyorError as error:
+            return _failure(deleter, error, gone)
+
+    def finish(step: Step | None) -> TagDeletion | str | None:
+        if not isinstance(step, PendingDeletion):
+            return step
+        try:
+            return deleter.finish(step)
+        except ConveyorError as error:
+            return _failure(deleter, error, gone)
+
+    first = begin(permits[0])  # learns how this registry deletes tags, once
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cleanup") as pool:
+        begun = [first, *pool.map(begin, permits[1:])]
+        done = list(pool.map(finish, begun))
+    return [_outcome(permit, result) for permit, result in zip(permits, done, strict=True)]
+
+
+def _outcome(permit: DeletionPermit, result: TagDeletion | str | None) -> Deleted:
+    if result is None:
+        return Deleted(permit, "not-started", "interrupted before it began")
+    if isinstance(result, str):
+        return Deleted(permit, "failed", result)
+    if result.method == "absent":
+        return Deleted(permit, "absent", "already gone", result.previous_digest)
+    return Deleted(permit, "deleted", f"by {result.method}", result.previous_digest)
+
+
+def _failure(deleter: TagDeleter, error: ConveyorError, gone: list[str]) -> str:
+    """The one-line message; a registry out of reach (or not a registry) is remembered for the other tags."""
+    message = deleter.clean(str(error))
+    if isinstance(error, RegistryUnreachable | NotARegistry):
+        gone.append(message)
+    return message

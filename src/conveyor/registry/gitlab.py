@@ -6,24 +6,13 @@ and redaction), with GitLab's token header instead of the registry's credentials
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import requests
 
 from conveyor.registry.errors import GitLabApiError
+from conveyor.registry.options import GitLabTagsApi
 from conveyor.registry.transport import Transport
-
-
-@dataclass(frozen=True)
-class GitLabTagsApi:
-    """GitLab's container registry API (`DELETE /projects/:id/registry/repositories/:repo_id/tags/:tag`).
-    `token_header` is PRIVATE-TOKEN for personal/project access tokens, JOB-TOKEN for CI_JOB_TOKEN."""
-
-    api_url: str
-    project_id: str
-    token: str = field(repr=False)
-    token_header: str = "PRIVATE-TOKEN"
 
 
 class GitLabTags:

@@ -1,50 +1,47 @@
-"""What deploy and rollback share: the cluster of the environment being deployed, each Deployment target
-checked before anything changes, and waiting for rollouts as kubectl decides (`inv deploy.status`)."""
+"""What deploy, rollback and deploy.status share: the cluster of the environment being deployed (saying
+which context and namespace), each Deployment target checked before anything changes, and waiting for a
+rollout as kubectl decides, printing its messages."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from conveyor.config.settings import DeployTarget
-from conveyor.errors import ConfigError
-from conveyor.guard import places
-from conveyor.kube import Cluster, RolloutResult, UnknownContainer, WaitOptions, wait_for_rollout
+from conveyor.config.model import DeployTarget, Environment
+from conveyor.console import Console
+from conveyor.interrupt import Stop
+from conveyor.kube import Cluster, ClusterAccess, RolloutResult, UnknownContainer, WaitOptions, connect, wait
 from conveyor.kube.patches import container_images
-from conveyor.stages.toolbox import Toolbox
 
 
-def connect(tools: Toolbox, kubeconfig: str = "") -> Cluster:
-    """The cluster of the environment being deployed; says which context and namespace."""
-    cluster = places.connect(tools, tools.settings.deploy_place, kubeconfig)
-    tools.console.line(f"cluster: {cluster.target.describe()}")
+@dataclass(frozen=True)
+class Waiting:
+    """How the stage waits for rollouts: the timeout of each, and where kubectl's messages go."""
+
+    timeout: float
+    console: Console
+    stop: Stop
+
+    def options(self) -> WaitOptions:
+        stop = self.stop
+        return WaitOptions(timeout=self.timeout, stopped=lambda: stop.requested)
+
+
+def open_cluster(access: ClusterAccess, environment: Environment, console: Console) -> Cluster:
+    """The environment's cluster; says which context and namespace."""
+    cluster = connect(access, environment.context, environment.namespace)
+    console.line(f"cluster: {cluster.connection.describe()}")
     return cluster
 
 
-def wait_options(tools: Toolbox) -> WaitOptions:
-    stop = tools.stop
-    return WaitOptions(timeout=tools.settings.timeout_seconds, stopped=lambda: stop.requested)
-
-
-def wait(tools: Toolbox, cluster: Cluster, deployment: str, options: WaitOptions) -> RolloutResult:
-    result = wait_for_rollout(
-        cluster, deployment, options, on_message=tools.console.line, on_warning=tools.console.line
+def watch_rollout(cluster: Cluster, deployment: str, waiting: Waiting) -> RolloutResult:
+    """Wait for `deployment`'s rollout as kubectl decides, printing kubectl's messages and the verdict."""
+    console = waiting.console
+    result = wait.wait_for_rollout(
+        cluster, deployment, waiting.options(), on_message=console.line, on_warning=console.line
     )
-    tools.console.line(result.message)
+    console.line(result.message)
     return result
-
-
-def status(tools: Toolbox, deployment: str = "", kubeconfig: str = "") -> None:
-    """`inv deploy.status`: wait for the named Deployment (default: every deploy target of the environment
-    being deployed, in its context and namespace) like kubectl."""
-    place = tools.settings.deploy_place
-    names = [deployment] if deployment else place.deployments
-    if not names:
-        raise ConfigError("no deployment to wait for", "pass --deployment NAME or configure conveyor.deploy_targets")
-    tools.console.line(f"status: {place.describe()}")
-    options = wait_options(tools)
-    with connect(tools, kubeconfig) as cluster:
-        for name in names:
-            wait(tools, cluster, name, options).raise_for_failure()
 
 
 def check_targets(cluster: Cluster, targets: Sequence[DeployTarget]) -> None:

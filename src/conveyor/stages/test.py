@@ -18,14 +18,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from xml.etree import ElementTree
 
+from conveyor.config.model import JobSpec, report_file
 from conveyor.config.patterns import compile_pattern
-from conveyor.config.settings import JobSpec, Settings
+from conveyor.console import Console
 from conveyor.docker.compose import ComposeProject
 from conveyor.docker.engine import Engine
-from conveyor.errors import ConfigError, JobFailed, RegistryError, ToolError
+from conveyor.docker.session import DockerSession
+from conveyor.errors import JobFailed, RegistryError, ToolError
 from conveyor.process import Command, Completed, LineSink
+from conveyor.reference import ImageReference
 from conveyor.stages.junit import JUnitError, Summary, read_junit
-from conveyor.stages.toolbox import Toolbox
 
 JUNIT_OUTPUT_LINES = 200
 
@@ -64,14 +66,6 @@ class JobResult:
         return values[-1] if values else None
 
 
-def select_jobs(tools: Toolbox, names: Sequence[str]) -> tuple[JobSpec, ...]:
-    if names:
-        return tuple(tools.settings.job(name) for name in names)
-    if not tools.settings.test_jobs:
-        raise ConfigError("no test jobs configured", "add conveyor.test_jobs to invoke.yaml")
-    return tools.settings.test_jobs
-
-
 def needed_services(jobs: Sequence[JobSpec]) -> list[str]:
     """The services the jobs run in or need, in first-seen order."""
     seen: dict[str, None] = {}
@@ -81,85 +75,99 @@ def needed_services(jobs: Sequence[JobSpec]) -> list[str]:
     return list(seen)
 
 
-def run_tests(tools: Toolbox, names: Sequence[str] = (), dry_run: bool = False) -> tuple[JobResult, ...]:
-    """Run the named jobs (default: all) in parallel, report each, and return their results (`verdict` turns
-    failures into JobFailed)."""
-    jobs = select_jobs(tools, names)
-    project = tools.ci_project()
+@dataclass(frozen=True)
+class JobRunner:
+    """What running test jobs works with: the Docker session, the CI image's compose project, where reports land
+    on the runner, and the console."""
+
+    docker: DockerSession
+    project: ComposeProject
+    reports_dir: Path
+    console: Console
+
+    def report_file(self, job: JobSpec, kind: str) -> Path:
+        return report_file(self.reports_dir, job, kind)
+
+    def relative(self, path: Path) -> str:
+        return self.project.relative(path)
+
+
+def run_tests(
+    run: JobRunner, jobs: Sequence[JobSpec], ci_image: ImageReference, dry_run: bool = False
+) -> tuple[JobResult, ...]:
+    """Run `jobs` in parallel, report each, and return their results (`verdict` turns failures into
+    JobFailed)."""
+    project, console = run.project, run.console
     services = needed_services(jobs)
-    tools.check_compose(project, services)
-    ci_image = tools.settings.images.ci_commit
-    if tools.engine().registry_digest(ci_image) is None:
+    version = run.docker.check_compose(project, services)
+    console.line(f"compose {version}, files: {' '.join(project.relative(p) for p in project.files)}")
+    if run.docker.engine().registry_digest(ci_image) is None:
         raise RegistryError(f"the CI image {ci_image} is not in the registry", "run inv build-ci for this commit first")
     if dry_run:
-        tools.console.line(f"dry run: would run: {project.pull(services).display()}")
+        console.line(f"dry run: would run: {project.pull(services).display()}")
         for job in jobs:
             keep_as = container_name(project, job) if job.reports.files() else ""
-            tools.console.line(f"dry run: would run: {job_command(project, job, keep_as).display()}")
+            console.line(f"dry run: would run: {job_command(project, job, keep_as).display()}")
         return ()
-    with tools.logged_in() as session:
-        results = pull_and_run(session, project, services, jobs)
-    report(tools, results)
+    with run.docker.logged_in() as session:
+        results = pull_and_run(replace(run, docker=session), services, jobs)
+    report(run, results)
     return results
 
 
-def pull_and_run(
-    tools: Toolbox, project: ComposeProject, services: Sequence[str], jobs: Sequence[JobSpec]
-) -> tuple[JobResult, ...]:
-    with tools.console.section("pull", f"Pull {', '.join(services)}"):
-        pulled = tools.run(project.pull(services), tools.console.prefixed("  "))
+def pull_and_run(run: JobRunner, services: Sequence[str], jobs: Sequence[JobSpec]) -> tuple[JobResult, ...]:
+    with run.console.section("pull", f"Pull {', '.join(services)}"):
+        pulled = run.docker.runner.run(run.project.pull(services), run.console.prefixed("  "))
         if not pulled.ok:
             raise ToolError(f"pulling images for the test jobs failed: {pulled.last_line()}", "see the output above")
     prefix = len(jobs) > 1
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        return tuple(pool.map(lambda job: run_job(tools, project, job, prefix), jobs))
+        return tuple(pool.map(lambda job: run_job(run, job, prefix), jobs))
 
 
-def run_job(tools: Toolbox, project: ComposeProject, job: JobSpec, prefix: bool) -> JobResult:
+def run_job(run: JobRunner, job: JobSpec, prefix: bool) -> JobResult:
     """Run one job in its own compose project and take that project down afterwards; land its reports."""
-    sink = tools.console.prefixed(f"[{job.name}] " if prefix else "")
+    sink = run.console.prefixed(f"[{job.name}] " if prefix else "")
     started = time.monotonic()
     if job.reports.files():
-        ran, reports = run_keeping_reports(tools, project, job, sink)
+        ran, reports = run_keeping_reports(run, job, sink)
     else:
-        ran, reports = run_removed(tools, project, job, sink), Reports()
+        ran, reports = run_removed(run, job, sink), Reports()
     result = JobResult(job, ran.returncode, time.monotonic() - started, ran.lines, reports)
-    return with_junit(tools, result)
+    return with_junit(run, result)
 
 
-def run_removed(tools: Toolbox, project: ComposeProject, job: JobSpec, sink: LineSink) -> Completed:
+def run_removed(run: JobRunner, job: JobSpec, sink: LineSink) -> Completed:
     """`run --rm`: the container goes as soon as the job exits."""
+    runner = run.docker.runner
     try:
-        return tools.run(job_command(project, job), sink)
+        return runner.run(job_command(run.project, job), sink)
     finally:
-        tools.run(job_project(project, job).down())
+        runner.run(job_project(run.project, job).down())
 
 
-def run_keeping_reports(
-    tools: Toolbox, project: ComposeProject, job: JobSpec, sink: LineSink
-) -> tuple[Completed, Reports]:
+def run_keeping_reports(run: JobRunner, job: JobSpec, sink: LineSink) -> tuple[Completed, Reports]:
     """Run under a container name of the job's own, copy the declared files out of the stopped container
     (whatever the exit code), then remove it (also when anything failed or was interrupted)."""
-    settings = tools.settings
     for kind in job.reports.files():
-        settings.report_file(job, kind).unlink(missing_ok=True)  # a stale report must not pass for this run's
-    container = container_name(project, job)
-    engine = tools.engine()
+        run.report_file(job, kind).unlink(missing_ok=True)  # a stale report must not pass for this run's
+    container = container_name(run.project, job)
+    engine = run.docker.engine()
+    runner = run.docker.runner
     try:
-        ran = tools.run(job_command(project, job, container), sink)
-        return ran, copy_reports(engine, settings, container, job, tools.console.redactor.clean)
+        ran = runner.run(job_command(run.project, job, container), sink)
+        return ran, copy_reports(engine, run, container, job)
     finally:
         try:
             engine.remove_container(container)
         finally:
-            tools.run(job_project(project, job).down())
+            runner.run(job_project(run.project, job).down())
 
 
-def copy_reports(
-    engine: Engine, settings: Settings, container: str, job: JobSpec, clean: Callable[[str], str]
-) -> Reports:
+def copy_reports(engine: Engine, run: JobRunner, container: str, job: JobSpec) -> Reports:
     """Copy each declared report out of `container` to where it lands on the runner, with every secret
     Conveyor knows masked (bytes that are not UTF-8 pass through unchanged)."""
+    clean = run.console.redactor.clean
     landed: dict[str, Path] = {}
     missing: list[str] = []
     for kind, path in job.reports.files().items():
@@ -167,24 +175,24 @@ def copy_reports(
         if content is None:
             missing.append(path)
             continue
-        target = settings.report_file(job, kind)
+        target = run.report_file(job, kind)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(clean(content.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape"))
         landed[kind] = target
     return Reports(landed=landed, missing=tuple(missing))
 
 
-def with_junit(tools: Toolbox, result: JobResult) -> JobResult:
+def with_junit(run: JobRunner, result: JobResult) -> JobResult:
     """The result with its JUnit file summed up: the one the job wrote, or the one-case report Conveyor
     writes for a job that declares none. A declared file the job did not write has no summary."""
     job = result.job
-    path = tools.settings.report_file(job, "junit")
+    path = run.report_file(job, "junit")
     if not job.reports.junit:
-        write_junit(path, result, tools.console.redactor.clean)
+        write_junit(path, result, run.console.redactor.clean)
     elif "junit" not in result.reports.landed:
         return result
     try:
-        summary = read_junit(path, tools.relative(path))
+        summary = read_junit(path, run.relative(path))
     except JUnitError as error:
         return replace(result, reports=replace(result.reports, problem=f"job {job.name}: {error}"))
     return replace(result, reports=replace(result.reports, summary=summary))
@@ -205,19 +213,19 @@ def job_command(project: ComposeProject, job: JobSpec, keep_as: str = "") -> Com
     return job_project(project, job).run(job.service, ["sh", "-c", job.command], no_deps=job.no_deps, keep_as=keep_as)
 
 
-def report(tools: Toolbox, results: Sequence[JobResult]) -> None:
+def report(run: JobRunner, results: Sequence[JobResult]) -> None:
     """Each job's verdict, then what became of its reports: warnings for declared files it did not write,
     an error for a JUnit file that cannot be read, the JUnit counts, slowest and failed cases, coverage."""
     for result in results:
-        for line in job_report(tools, result):
-            tools.console.line(line)
+        for line in job_report(run, result):
+            run.console.line(line)
 
 
-def job_report(tools: Toolbox, result: JobResult) -> list[str]:
+def job_report(run: JobRunner, result: JobResult) -> list[str]:
     job, reports = result.job, result.reports
     verdict = "passed" if result.returncode == 0 else f"FAILED (exit code {result.returncode})"
-    junit = tools.settings.report_file(job, "junit")
-    shown = f", JUnit report {tools.relative(junit)}" if junit.is_file() else ""
+    junit = run.report_file(job, "junit")
+    shown = f", JUnit report {run.relative(junit)}" if junit.is_file() else ""
     lines = [f"job {job.name}: {verdict} in {result.seconds:.1f}s{shown}"]
     lines += [f"warning: job {job.name} did not write its declared report {path}" for path in reports.missing]
     if reports.problem:
@@ -227,7 +235,7 @@ def job_report(tools: Toolbox, result: JobResult) -> list[str]:
     if (coverage := result.coverage) is not None:
         lines.append(f"Lines: {coverage}% (coverage of job {job.name})")
     if (landed := reports.landed.get("coverage")) is not None:
-        lines.append(f"  coverage report ({job.reports.coverage_format}): {tools.relative(landed)}")
+        lines.append(f"  coverage report ({job.reports.coverage_format}): {run.relative(landed)}")
     return lines
 
 

@@ -4,7 +4,7 @@ and what the `conveyor` console script runs. This module only assembles it: one 
 from invoke.collection import Collection
 
 from conveyor.tasks import build, cleanup, deploy, init, jobimage, pipeline, test
-from conveyor.tasks.wiring import check_project
+from conveyor.tasks.bridge import check_project
 
 __all__ = ["ns"]
 

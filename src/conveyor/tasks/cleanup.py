@@ -6,7 +6,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from conveyor.tasks.wiring import PLACE_HELP, dry, one_line_errors, place_flags, toolbox
+from conveyor.tasks.bridge import ENVIRONMENT_HELP, dry, environment_flags, one_line_errors, toolbox
 
 SKIP_HELP = (
     "Delete without asking the clusters whether they still use an image (when they cannot be asked); "
@@ -15,6 +15,7 @@ SKIP_HELP = (
 
 
 @task(
+    name="cleanup",
     default=True,
     help={
         "tag": "The tag to delete, as registry/repository:tag (inside the configured registry).",
@@ -23,39 +24,39 @@ SKIP_HELP = (
     },
 )
 @one_line_errors
-def delete_tag(ctx: Context, tag: str = "", dry_run: bool = False, skip_cluster_check: bool = False) -> None:
+def cleanup(ctx: Context, tag: str = "", dry_run: bool = False, skip_cluster_check: bool = False) -> None:
     """Delete one tag safely (maintainers): never one a cluster uses, never by a digest another tag shares."""
     from conveyor.errors import ConfigError
-    from conveyor.stages.cleanup import cleanup_one_tag
+    from conveyor.wiring.entries import cleanup_tag
 
     if not tag:
         raise ConfigError("no tag given", "use inv cleanup --tag registry/repository:tag")
-    cleanup_one_tag(toolbox(ctx), tag, dry(ctx, dry_run), skip_cluster_check)
+    cleanup_tag(toolbox(ctx), tag, dry(ctx, dry_run), skip_cluster_check)
 
 
 @task(help={"dry_run": "Print what would be deleted; change nothing."})
 @one_line_errors
 def ci_image(ctx: Context, dry_run: bool = False) -> None:
     """Delete this commit's CI image tag; the branch tag stays (runs even when earlier stages failed)."""
-    from conveyor.stages.cleanup import cleanup_this_ci_image
+    from conveyor.wiring.entries import cleanup_ci_image
 
-    cleanup_this_ci_image(toolbox(ctx), dry(ctx, dry_run))
+    cleanup_ci_image(toolbox(ctx), dry(ctx, dry_run))
 
 
 @task(
     help={
         "dry_run": "Print the promotion and deletions; change nothing.",
         "skip_cluster_check": SKIP_HELP,
-        "environment": PLACE_HELP["environment"],
+        "environment": ENVIRONMENT_HELP["environment"],
     }
 )
 @one_line_errors
 def old_prod(ctx: Context, dry_run: bool = False, skip_cluster_check: bool = False, environment: str = "") -> None:
     """Promote this commit's release in the environment once its cluster runs it, then delete releases
     nothing needs."""
-    from conveyor.stages.cleanup import cleanup_old_prod
+    from conveyor.wiring.entries import cleanup_old_prod
 
-    tools = toolbox(ctx, place_flags(environment, "", ""))
+    tools = toolbox(ctx, environment_flags(environment, "", ""))
     cleanup_old_prod(tools, dry(ctx, dry_run), skip_cluster_check)
 
 
@@ -85,12 +86,12 @@ def policy(
 ) -> None:
     """Delete tags by rules (keep N, older than, regex, gone branches): a dry run unless --execute. Without
     rule flags, the rules of conveyor.cleanup_policy in invoke.yaml (what the scheduled GitLab job runs)."""
-    from conveyor.config.durations import AGE_MAX, parse_duration
-    from conveyor.config.specs import PolicyRules
-    from conveyor.stages.cleanup import cleanup_by_policy, configured_rules, parse_count
+    from conveyor.config.durations import AGE_MAX, parse_count, parse_duration
+    from conveyor.config.model import CleanupPolicy
+    from conveyor.wiring.entries import cleanup_by_policy, configured_policies
 
     tools = toolbox(ctx)
-    rules = PolicyRules(
+    flags = CleanupPolicy(
         image=image,
         keep_regex=keep,
         delete_regex=delete,
@@ -98,8 +99,8 @@ def policy(
         older_than=parse_duration(older_than, "--older-than", AGE_MAX) if older_than else None,
         gone_branches=gone_branches,
     )
-    for chosen in configured_rules(tools, rules):
+    for chosen in configured_policies(tools, flags):
         cleanup_by_policy(tools, chosen, dry_run=dry(ctx, not execute), skip_cluster_check=skip_cluster_check)
 
 
-collection = Collection("cleanup", delete_tag, ci_image, old_prod, policy)
+collection = Collection("cleanup", cleanup, ci_image, old_prod, policy)

@@ -8,10 +8,10 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from conveyor.tasks.wiring import PLACE_HELP, dry, one_line_errors, place_flags, toolbox
+from conveyor.tasks.bridge import ENVIRONMENT_HELP, dry, environment_flags, one_line_errors, toolbox
 
 if TYPE_CHECKING:
-    from conveyor.config.settings import Given
+    from conveyor.config.schema import Given
 
 KUBECONFIG_HELP = "Kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then in-cluster)."
 TIMEOUT_HELP = "How long to wait for each rollout: seconds, or 90s, 5m, 1h (default: CONVEYOR_ROLLOUT_TIMEOUT, 600)."
@@ -19,17 +19,18 @@ DRY_RUN_HELP = "Check everything and print the plan; change nothing."
 
 
 @task(
+    name="deploy",
     default=True,
     help={
         "kubeconfig": KUBECONFIG_HELP,
         "timeout": TIMEOUT_HELP,
         "rollback": "yes or no: roll back a failed rollout (default: CONVEYOR_ROLLBACK; auto = on in GitLab CI).",
         "dry_run": DRY_RUN_HELP,
-        **PLACE_HELP,
+        **ENVIRONMENT_HELP,
     },
 )
 @one_line_errors
-def apply(
+def deploy(
     ctx: Context,
     kubeconfig: str = "",
     timeout: str = "",
@@ -40,10 +41,10 @@ def apply(
     namespace: str = "",
 ) -> None:
     """Set the new prod image on each Deployment of the environment, wait for the rollout, then promote."""
-    from conveyor.stages.deploy import deploy
+    from conveyor.wiring.entries import run_deploy
 
-    flags = rollout_flags(timeout, rollback) | place_flags(environment, context, namespace)
-    deploy(toolbox(ctx, flags), kubeconfig, dry(ctx, dry_run))
+    flags = rollout_flags(timeout, rollback) | environment_flags(environment, context, namespace)
+    run_deploy(toolbox(ctx, flags), kubeconfig, dry(ctx, dry_run))
 
 
 @task(
@@ -51,7 +52,7 @@ def apply(
         "deployment": "Deployment to wait for (default: every deploy target of the environment).",
         "timeout": TIMEOUT_HELP,
         "kubeconfig": KUBECONFIG_HELP,
-        **PLACE_HELP,
+        **ENVIRONMENT_HELP,
     }
 )
 @one_line_errors
@@ -65,18 +66,15 @@ def status(
     namespace: str = "",
 ) -> None:
     """Wait for a rollout exactly as `kubectl rollout status` decides; fail fast on pods that cannot start."""
-    from conveyor.stages.rollouts import status as wait
+    from conveyor.wiring.entries import run_status
 
-    flags = rollout_flags(timeout, "") | place_flags(environment, context, namespace)
-    wait(toolbox(ctx, flags), deployment, kubeconfig)
+    flags = rollout_flags(timeout, "") | environment_flags(environment, context, namespace)
+    run_status(toolbox(ctx, flags), deployment, kubeconfig)
 
 
-@task(
-    name="rollback",
-    help={"timeout": TIMEOUT_HELP, "kubeconfig": KUBECONFIG_HELP, "dry_run": DRY_RUN_HELP, **PLACE_HELP},
-)
+@task(help={"timeout": TIMEOUT_HELP, "kubeconfig": KUBECONFIG_HELP, "dry_run": DRY_RUN_HELP, **ENVIRONMENT_HELP})
 @one_line_errors
-def roll_back(
+def rollback(
     ctx: Context,
     timeout: str = "",
     kubeconfig: str = "",
@@ -87,17 +85,17 @@ def roll_back(
 ) -> None:
     """Undo the last rollout of each Deployment of the environment (as `kubectl rollout undo`), wait for it,
     then move the environment's promotion tag back to the release it runs again. Deletes nothing."""
-    from conveyor.stages.rollback import roll_back as undo
+    from conveyor.wiring.entries import run_rollback
 
-    flags = rollout_flags(timeout, "") | place_flags(environment, context, namespace)
-    undo(toolbox(ctx, flags), kubeconfig, dry(ctx, dry_run))
+    flags = rollout_flags(timeout, "") | environment_flags(environment, context, namespace)
+    run_rollback(toolbox(ctx, flags), kubeconfig, dry(ctx, dry_run))
 
 
 def rollout_flags(timeout: str, rollback: str) -> dict[str, Given]:
     """The flags that override settings (CONVEYOR_ROLLOUT_TIMEOUT, CONVEYOR_ROLLBACK), typed with them."""
-    from conveyor.config.settings import Given
+    from conveyor.config.schema import Given
 
     return {"rollout_timeout": Given(timeout, "--timeout"), "rollback": Given(rollback, "--rollback")}
 
 
-collection = Collection("deploy", apply, status, roll_back)
+collection = Collection("deploy", deploy, status, rollback)

@@ -7,7 +7,7 @@ from pathlib import Path
 from invoke.context import Context
 from invoke.tasks import task
 
-from conveyor.tasks.wiring import dry, one_line_errors
+from conveyor.tasks.bridge import dry, one_line_errors
 
 
 @task(
@@ -30,7 +30,7 @@ def init(
     dry_run: bool = False,
 ) -> None:
     """Start Conveyor in a project with compose files: invoke.yaml, a compose override, .env.example, tasks.py."""
-    from conveyor.stages.init import Options, init_project
+    from conveyor.init import Options, init_project
 
     options = Options(
         cwd=Path.cwd(),

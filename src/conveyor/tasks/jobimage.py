@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from conveyor.tasks.wiring import dry, one_line_errors, toolbox
+from conveyor.tasks.bridge import dry, one_line_errors, toolbox
 
 
 @task(
@@ -23,6 +23,8 @@ def job_image(
 ) -> None:
     """Build and push <registry image>/conveyor-job:<Conveyor version>, the image GitLab jobs run Conveyor in."""
     from conveyor.jobimage.build import Request
-    from conveyor.jobimage.build import job_image as run
+    from conveyor.wiring import entries
 
-    run(toolbox(ctx), Request(dry_run=dry(ctx, dry_run), base=base, mirror=mirror, refresh_base=refresh_base))
+    entries.job_image(
+        toolbox(ctx), Request(dry_run=dry(ctx, dry_run), base=base, mirror=mirror, refresh_base=refresh_base)
+    )

@@ -6,7 +6,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from conveyor.tasks.wiring import dry, one_line_errors, outside_values, plain, project_root, toolbox
+from conveyor.tasks.bridge import dry, one_line_errors, outside_values, plain, project_root, toolbox
 
 
 @task(

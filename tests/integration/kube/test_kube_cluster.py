@@ -31,9 +31,14 @@ def connect(sim: KubeSim, tmp_path: Path, namespace: str | None = None) -> Clust
 
 def test_target_reports_context_and_namespace(sim: KubeSim, tmp_path: Path) -> None:
     cluster = connect(sim, tmp_path)
-    assert (cluster.target.context, cluster.target.namespace, cluster.target.server) == ("sim", "conveyor", sim.url)
+    assert (cluster.connection.context, cluster.connection.namespace, cluster.connection.server) == (
+        "sim",
+        "conveyor",
+        sim.url,
+    )
     assert (
-        cluster.target.describe() == f"context sim, namespace conveyor ({sim.url}, from --kubeconfig {tmp_path}/config)"
+        cluster.connection.describe()
+        == f"context sim, namespace conveyor ({sim.url}, from --kubeconfig {tmp_path}/config)"
     )
     assert connect(sim, tmp_path, namespace="default").namespace == "default"
 

@@ -43,7 +43,7 @@ def test_a_named_context_is_where_kubectl_looks(agent: Path, tmp_path: Path) -> 
     image = "{.spec.template.spec.containers[0].image}"
     for context, namespace in CONTEXTS.items():
         cluster = load_cluster(kubeconfig=str(kubeconfig), context=context)
-        assert (cluster.target.context, cluster.namespace) == (context, namespace)
+        assert (cluster.connection.context, cluster.namespace) == (context, namespace)
         seen = kubectl(
             kubeconfig, tmp_path, "--context", context, "get", "deployment", "web", "-o", f"jsonpath={image}"
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from registry_helpers import ALL, PASSWORD, fast_retry, require_registry
 
-from conveyor.registry import RegistryClient
+from conveyor.registry import RegistryClient, RegistryOptions
 from tests.support.registry import RegistryProcess
 from tests.support.tokenserver import TokenServer, User
 
@@ -24,7 +24,7 @@ def registry(tmp_path: Path) -> Iterator[RegistryProcess]:
 
 @pytest.fixture
 def client(registry: RegistryProcess) -> RegistryClient:
-    return RegistryClient(registry.address, scheme="http", retry=fast_retry())
+    return RegistryClient(registry.address, options=RegistryOptions(scheme="http", retry=fast_retry()))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from conveyor.redact import Redactor
-from conveyor.registry import Credentials, RegistryClient, RetryPolicy
+from conveyor.registry import Credentials, RegistryClient, RegistryOptions, RetryPolicy
 from tests.support.images import push_image
 from tests.support.registry import RegistryProcess, registry_available
 
@@ -35,7 +35,5 @@ def maintainer_client(registry: RegistryProcess, redactor: Redactor | None = Non
     return RegistryClient(
         registry.address,
         Credentials("maintainer", PASSWORD, "test"),
-        scheme="http",
-        retry=fast_retry(),
-        redactor=redactor,
+        options=RegistryOptions(scheme="http", retry=fast_retry(), redactor=redactor or Redactor()),
     )

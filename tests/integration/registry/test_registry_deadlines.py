@@ -12,8 +12,9 @@ from typing import Protocol
 import pytest
 
 from conveyor.errors import ConveyorError
-from conveyor.registry import RegistryClient, cleanup
+from conveyor.registry import RegistryClient, RegistryOptions
 from conveyor.registry.errors import NotARegistry, RegistryUnreachable
+from tests.support import deletions
 from tests.support.badservers import RefusedPort, SilentServer, drip_server, html_server
 
 pytestmark = pytest.mark.integration
@@ -79,11 +80,11 @@ def test_a_bad_registry_fails_within_its_bound_in_one_line(
     name: str, start: Callable[[], Server], error: type[ConveyorError], message: str, bound: float
 ) -> None:
     server = start()
-    client = RegistryClient(server.address, scheme="http", deadline=DEADLINE)
+    client = RegistryClient(server.address, options=RegistryOptions(scheme="http", deadline=DEADLINE))
     began = time.monotonic()
     try:
         with pytest.raises(error) as raised:
-            cleanup.delete_tags(client, "group/app", ["t1", "t2"])
+            deletions.delete_tags(client, "group/app", ["t1", "t2"])
     finally:
         took = time.monotonic() - began
         client.close()
@@ -97,10 +98,10 @@ def test_a_web_server_is_refused_before_a_single_tag_deletion_too() -> None:
     server = html_server()
     try:
         with (
-            RegistryClient(server.address, scheme="http", deadline=DEADLINE) as client,
+            RegistryClient(server.address, options=RegistryOptions(scheme="http", deadline=DEADLINE)) as client,
             pytest.raises(ConveyorError) as raised,
         ):
-            cleanup.delete_tag(client, "group/app", "t1")
+            deletions.delete_tag(client, "group/app", "t1")
     finally:
         server.stop()
     assert "\n" not in str(raised.value) and server.address in str(raised.value)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from registry_helpers import PASSWORD, fast_retry, maintainer_client, push_image
 
-from conveyor.registry import Credentials, RegistryClient, cleanup
+from conveyor.registry import Credentials, RegistryClient, RegistryOptions, inventory
+from tests.support import deletions
 from tests.support.faultproxy import AFTER, BEFORE, FAULTS, FaultProxy
 from tests.support.registry import RegistryProcess
 from tests.support.tokenserver import TokenServer
@@ -50,10 +51,12 @@ def test_deleting_200_tags_through_faults(
     proxy = FaultProxy(short_token_registry.address, seed=seed, rate=0.2).start()
     try:
         flaky = RegistryClient(
-            proxy.address, Credentials("maintainer", PASSWORD, "test"), scheme="http", retry=fast_retry()
+            proxy.address,
+            Credentials("maintainer", PASSWORD, "test"),
+            options=RegistryOptions(scheme="http", retry=fast_retry()),
         )
         issued = token_server.issued
-        report = cleanup.delete_tags(flaky, REPO, doomed, workers=8)
+        report = deletions.delete_tags(flaky, REPO, doomed, workers=8)
     finally:
         proxy.stop()
     assert report.ok, [o.line(REPO) for o in report.outcomes if o.action == "failed"]
@@ -64,7 +67,7 @@ def test_deleting_200_tags_through_faults(
     assert token_server.issued > issued  # tokens expired during the run and were renewed
     survivors = sorted(tag for tag in digests if tag.startswith("keep-"))
     assert sorted(direct.list_tags(REPO)) == survivors
-    assert {t: i.digest for t, i in cleanup.collect_tags(direct, REPO).items()} == {t: digests[t] for t in survivors}
+    assert {t: i.digest for t, i in inventory.collect_tags(direct, REPO).items()} == {t: digests[t] for t in survivors}
 
 
 # name → a proxy (upstream, seed) failing some requests (a share, or a share per method) in some ways
@@ -82,13 +85,13 @@ FAULT_MODES: dict[str, Callable[[str, int], FaultProxy]] = {
 def test_deleting_120_tags_behind_a_faulty_proxy(mode: str, seed: int, registry: RegistryProcess) -> None:
     """The default deadline, short retry delays: every doomed tag goes, every other tag and every shared digest
     stays, no tag fails."""
-    direct = RegistryClient(registry.address, scheme="http")
+    direct = RegistryClient(registry.address, options=RegistryOptions(scheme="http"))
     digests = populate(direct, doomed=120, survivors=30)
     doomed = sorted(tag for tag in digests if tag.startswith("del-"))
     proxy = FAULT_MODES[mode](registry.address, seed).start()
     try:
-        with RegistryClient(proxy.address, scheme="http", retry=fast_retry()) as flaky:
-            report = cleanup.delete_tags(flaky, REPO, doomed, workers=8)
+        with RegistryClient(proxy.address, options=RegistryOptions(scheme="http", retry=fast_retry())) as flaky:
+            report = deletions.delete_tags(flaky, REPO, doomed, workers=8)
     finally:
         proxy.stop()
     assert report.ok, [o.line(REPO) for o in report.outcomes if o.action == "failed"]
@@ -97,11 +100,11 @@ def test_deleting_120_tags_behind_a_faulty_proxy(mode: str, seed: int, registry:
     assert all(proxy.counts[kind] > 0 for kind in proxy.faults), proxy.counts  # every kind of fault happened
     survivors = {tag: digest for tag, digest in digests.items() if tag.startswith("keep-")}
     assert sorted(direct.list_tags(REPO)) == sorted(survivors)
-    assert {t: i.digest for t, i in cleanup.collect_tags(direct, REPO).items()} == survivors
+    assert {t: i.digest for t, i in inventory.collect_tags(direct, REPO).items()} == survivors
 
 
 def test_two_cleanups_and_a_push_racing_lose_nothing(registry: RegistryProcess) -> None:
-    direct = RegistryClient(registry.address, scheme="http", retry=fast_retry())
+    direct = RegistryClient(registry.address, options=RegistryOptions(scheme="http", retry=fast_retry()))
     digests = populate(direct, doomed=120, survivors=20)
     doomed = sorted(tag for tag in digests if tag.startswith("del-"))
     first, second = doomed[:80], doomed[40:]  # overlapping halves
@@ -115,14 +118,14 @@ def test_two_cleanups_and_a_push_racing_lose_nothing(registry: RegistryProcess) 
             errors.append(error)
 
     def push() -> None:
-        pusher = RegistryClient(registry.address, scheme="http", retry=fast_retry())
+        pusher = RegistryClient(registry.address, options=RegistryOptions(scheme="http", retry=fast_retry()))
         for n in range(30):
             pushed[f"new-{n:02d}"] = push_image(pusher, REPO, [f"new-{n:02d}"], f"new-{n}")
             pusher.retag(REPO, f"keep-{n % 20:03d}", f"keep-{n % 20:03d}")  # re-push a survivor as is
 
     def clean(tags: list[str]) -> None:
-        mine = RegistryClient(registry.address, scheme="http", retry=fast_retry())
-        report = cleanup.delete_tags(mine, REPO, tags, workers=4)
+        mine = RegistryClient(registry.address, options=RegistryOptions(scheme="http", retry=fast_retry()))
+        report = deletions.delete_tags(mine, REPO, tags, workers=4)
         assert report.ok, [o.line(REPO) for o in report.outcomes if o.action == "failed"]
 
     threads = [
@@ -137,4 +140,4 @@ def test_two_cleanups_and_a_push_racing_lose_nothing(registry: RegistryProcess) 
     assert not errors, errors
     survivors = {tag: digest for tag, digest in digests.items() if tag.startswith("keep-")} | pushed
     assert sorted(direct.list_tags(REPO)) == sorted(survivors)
-    assert {t: i.digest for t, i in cleanup.collect_tags(direct, REPO, only=survivors).items()} == survivors
+    assert {t: i.digest for t, i in inventory.collect_tags(direct, REPO, only=survivors).items()} == survivors

@@ -7,9 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from registry_helpers import fast_retry, push_image
 
+from conveyor.config.model import CleanupPolicy
 from conveyor.errors import BadReference, ConveyorError
-from conveyor.guard.decision import Branches, ClusterView, Facts, Use, decide
-from conveyor.registry import RegistryClient, cleanup
+from conveyor.gitinfo import Branches
+from conveyor.guard import policy
+from conveyor.guard.decision import Facts, decide
+from conveyor.guard.references import ClusterView, Use
+from conveyor.registry import RegistryClient, RegistryOptions, inventory, promotion
 from conveyor.registry.errors import DeletesDisabled, ManifestNotFound, ReferenceOutsideRegistry, RegistryUnreachable
 from conveyor.registry.manifests import (
     DOCKER_MANIFEST,
@@ -18,6 +22,10 @@ from conveyor.registry.manifests import (
     Manifest,
     throwaway_manifest,
 )
+from conveyor.stages import deleting
+from conveyor.stages.cleanup import parse_tag_reference
+from tests.support import deletions
+from tests.support.factories import permit
 from tests.support.registry import RegistryProcess, free_port
 
 pytestmark = pytest.mark.integration
@@ -65,7 +73,7 @@ def test_tags_are_paginated(client: RegistryClient) -> None:
 
 def test_tag_delete_on_registry_2_8_falls_back_to_a_throwaway_manifest(client: RegistryClient) -> None:
     digest = push_image(client, REPO, ["x", "y"], "shared")
-    deletion = client.delete_tag(REPO, "x")
+    deletion = client.deleter.delete(permit(REPO, "x"))
     assert (deletion.method, deletion.previous_digest) == ("throwaway-manifest", digest)
     assert client.list_tags(REPO) == ["y"]
     assert client.head_digest(REPO, "y") == digest
@@ -73,7 +81,7 @@ def test_tag_delete_on_registry_2_8_falls_back_to_a_throwaway_manifest(client: R
 
 def test_ci_image_commit_tag_deleted_branch_tag_stays_pullable(client: RegistryClient) -> None:
     digest = push_image(client, REPO, [SHA, "feature-x"], "ci")
-    report = cleanup.delete_tag(client, REPO, SHA)
+    report = deletions.delete_tag(client, REPO, SHA)
     assert report.deleted == [SHA]
     assert client.list_tags(REPO) == ["feature-x"]
     assert client.get_manifest(REPO, "feature-x").digest == digest
@@ -83,27 +91,27 @@ def test_ci_image_commit_tag_deleted_branch_tag_stays_pullable(client: RegistryC
 
 def test_delete_tag_dry_run_changes_nothing(client: RegistryClient) -> None:
     push_image(client, REPO, ["keep-me"], "dry")
-    report = cleanup.delete_tag(client, REPO, "keep-me", dry_run=True)
+    report = deletions.delete_tag(client, REPO, "keep-me", dry_run=True)
     assert report.tags("would-delete") == ["keep-me"] and report.dry_run
     assert client.list_tags(REPO) == ["keep-me"]
 
 
 def test_unknown_tag_is_already_gone(client: RegistryClient) -> None:
     push_image(client, REPO, ["other"], "x")
-    report = cleanup.delete_tag(client, REPO, "never-pushed")
+    report = deletions.delete_tag(client, REPO, "never-pushed")
     assert report.absent == ["never-pushed"] and report.ok
     assert client.list_tags(REPO) == ["other"]
 
 
 def guarded_run(
     client: RegistryClient, candidates: dict[str, str], facts: Facts, dry_run: bool = False
-) -> cleanup.CleanupReport:
-    return cleanup.apply_verdicts(client, REPO, decide(candidates, facts), dry_run=dry_run)
+) -> deleting.CleanupReport:
+    return deleting.carry_out(client, REPO, decide(candidates, facts), dry_run=dry_run)
 
 
 def test_promote_equal_digests_changes_nothing(client: RegistryClient) -> None:
     digest = push_image(client, REPO, ["prod", f"prod-{SHA}"], "prod")
-    assert "already points at" in cleanup.promote(client, REPO, f"prod-{SHA}", "prod")
+    assert "already points at" in promotion.move_tag(client, REPO, f"prod-{SHA}", "prod")
     assert sorted(client.list_tags(REPO)) == ["prod", f"prod-{SHA}"]
     assert client.head_digest(REPO, "prod") == digest
 
@@ -117,8 +125,8 @@ def test_releases_outside_the_kept_sets_are_deleted_by_tag_only(client: Registry
     newest = f"prod-{'e' * 40}"
     used = f"prod-{'a' * 40}"
     client.retag(REPO, f"prod-{'c' * 40}", "v1.2")  # a hand-made tag on a release
-    assert cleanup.promote(client, REPO, newest, "prod").startswith("promoted prod")
-    tags = cleanup.collect_tags(client, REPO, only=())
+    assert promotion.move_tag(client, REPO, newest, "prod").startswith("promoted prod")
+    tags = inventory.collect_tags(client, REPO, only=())
     cluster = ClusterView("sim", (Use(f"{client.registry}/{REPO}:{used}", "deployment/web (revision 1)"),))
     facts = Facts(client.registry, REPO, tags, (cluster,), keep_releases=2, branches=Branches())
     older = {tag: "an older release" for tag in releases if tag != newest}
@@ -141,10 +149,10 @@ def test_placeholders_left_by_an_interrupted_run_are_finished_and_never_ranked(c
     client.upload_blob(REPO, THROWAWAY_CONFIG)
     client.put_manifest(REPO, "nightly.8", throwaway_manifest("nightly.8"))  # an interrupted deletion
     client.put_manifest(REPO, "nightly.9", throwaway_manifest("nightly.9"))
-    tags = cleanup.collect_tags(client, REPO, created_for=lambda _tag: True)
+    tags = inventory.collect_tags(client, REPO, created_for=lambda _tag: True)
     assert [t for t, i in tags.items() if i.placeholder] == ["nightly.8", "nightly.9"]
-    plan = cleanup.plan_policy(REPO, list(tags.values()), cleanup.Policy(delete_regex="nightly.*", keep_newest=2), NOW)
-    candidates = cleanup.policy_candidates(plan, tags)
+    plan = policy.plan_policy(REPO, list(tags.values()), CleanupPolicy(delete_regex="nightly.*", keep_newest=2), NOW)
+    candidates = policy.policy_candidates(plan, tags)
     report = guarded_run(client, candidates, Facts(client.registry, REPO, tags, None, branches=Branches()))
     assert sorted(report.deleted) == ["nightly.1", "nightly.2", "nightly.3", "nightly.8", "nightly.9"]
     assert sorted(client.list_tags(REPO)) == ["nightly.4", "nightly.5"]
@@ -156,20 +164,20 @@ def test_policy_on_a_real_registry(client: RegistryClient) -> None:
     push_image(client, REPO, ["main", SHA], "main")
     push_image(client, REPO, ["gone-branch", OLD_SHA], "gone")
     push_image(client, REPO, ["v1.0"], "release")
-    policy = cleanup.Policy(
+    rules = CleanupPolicy(
         keep_regex=r"v\d.*",
         delete_regex=r"nightly\.\d+",
         keep_newest=2,
         older_than=timedelta(days=1),
-        live_branches=frozenset({"main"}),
+        gone_branches=True,
     )
-    tags = cleanup.collect_tags(client, REPO, created_for=lambda _tag: True)
-    plan = cleanup.plan_policy(REPO, list(tags.values()), policy, NOW)
+    tags = inventory.collect_tags(client, REPO, created_for=lambda _tag: True)
+    plan = policy.plan_policy(REPO, list(tags.values()), rules, NOW, frozenset({"main"}))
     assert sorted(plan.to_delete) == sorted(["nightly.1", "nightly.2", "nightly.3", "gone-branch", OLD_SHA])
     facts = Facts(client.registry, REPO, tags, None, branches=Branches(frozenset({"main"})))
-    report = guarded_run(client, cleanup.policy_candidates(plan, tags), facts, dry_run=True)
+    report = guarded_run(client, policy.policy_candidates(plan, tags), facts, dry_run=True)
     assert report.dry_run and len(client.list_tags(REPO)) == 10
-    report = guarded_run(client, cleanup.policy_candidates(plan, tags), facts)
+    report = guarded_run(client, policy.policy_candidates(plan, tags), facts)
     assert sorted(report.deleted) == sorted(plan.to_delete)
     assert sorted(client.list_tags(REPO)) == sorted(["nightly.4", "nightly.5", "main", SHA, "v1.0"])
 
@@ -182,14 +190,14 @@ def test_deletes_disabled_gives_one_clear_line_and_changes_nothing(tmp_path: obj
     require_registry()
     process = RegistryProcess(Path(str(tmp_path)) / "ro", delete_enabled=False).start()
     try:
-        client = RegistryClient(process.address, scheme="http", retry=fast_retry())
+        client = RegistryClient(process.address, options=RegistryOptions(scheme="http", retry=fast_retry()))
         digest = push_image(client, REPO, ["t1", "t2"], "ro")
         with pytest.raises(DeletesDisabled) as raised:
-            cleanup.delete_tag(client, REPO, "t1")
+            deletions.delete_tag(client, REPO, "t1")
         message = str(raised.value)
         assert "\n" not in message and "storage.delete.enabled" in message and "405 UNSUPPORTED" in message
         with pytest.raises(DeletesDisabled):
-            cleanup.delete_tags(client, REPO, ["t1", "t2"])
+            deletions.delete_tags(client, REPO, ["t1", "t2"])
         assert sorted(client.list_tags(REPO)) == ["t1", "t2"]
         assert client.head_digest(REPO, "t1") == digest
     finally:
@@ -209,22 +217,24 @@ def test_deletes_disabled_gives_one_clear_line_and_changes_nothing(tmp_path: obj
 def test_bad_references_are_one_line_and_delete_nothing(client: RegistryClient, text: str, error: type) -> None:
     push_image(client, REPO, ["tag"], "bad-input")
     with pytest.raises(error) as raised:
-        cleanup.parse_target(text.replace("127.0.0.1:5000", client.registry), client.registry)
+        parse_tag_reference(text.replace("127.0.0.1:5000", client.registry), client.registry)
     assert isinstance(raised.value, ConveyorError) and "\n" not in str(raised.value)
     assert client.list_tags(REPO) == ["tag"]
 
 
 def test_unreachable_registry_is_one_line() -> None:
-    client = RegistryClient(f"127.0.0.1:{free_port()}", scheme="http", retry=fast_retry(), sleep=lambda s: None)
+    client = RegistryClient(
+        f"127.0.0.1:{free_port()}", options=RegistryOptions(scheme="http", retry=fast_retry(), sleep=lambda s: None)
+    )
     with pytest.raises(RegistryUnreachable) as raised:
-        cleanup.delete_tag(client, REPO, "x")
+        deletions.delete_tag(client, REPO, "x")
     assert "\n" not in str(raised.value) and "cannot reach" in str(raised.value)
 
 
 def test_promote_without_a_previous_prod_and_with_a_missing_release(client: RegistryClient) -> None:
     new = push_image(client, REPO, [f"prod-{SHA}"], "first")
-    assert cleanup.promote(client, REPO, f"prod-{SHA}", "prod").startswith("promoted prod")
+    assert promotion.move_tag(client, REPO, f"prod-{SHA}", "prod").startswith("promoted prod")
     assert client.head_digest(REPO, "prod") == new
     with pytest.raises(ManifestNotFound, match="run inv build-prod first"):
-        cleanup.promote(client, REPO, f"prod-{OLD_SHA}", "prod")
+        promotion.move_tag(client, REPO, f"prod-{OLD_SHA}", "prod")
     assert client.head_digest(REPO, "prod") == new

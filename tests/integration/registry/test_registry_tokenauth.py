@@ -10,10 +10,13 @@ import pytest
 from registry_helpers import PASSWORD, fast_retry, maintainer_client, push_image
 
 from conveyor.errors import ConveyorError
-from conveyor.guard.decision import Branches, Facts, decide
+from conveyor.gitinfo import Branches
+from conveyor.guard.decision import Facts, decide
 from conveyor.redact import Redactor
-from conveyor.registry import Credentials, RegistryClient, cleanup
+from conveyor.registry import Credentials, RegistryClient, RegistryOptions, inventory
 from conveyor.registry.errors import AuthenticationFailed, PermissionDenied
+from conveyor.stages import deleting
+from tests.support import deletions
 from tests.support.registry import RegistryProcess
 from tests.support.tokenserver import TokenServer
 
@@ -24,14 +27,16 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 
 def client_for(registry: RegistryProcess, user: str, password: str, redactor: Redactor | None = None) -> RegistryClient:
     return RegistryClient(
-        registry.address, Credentials(user, password, "test"), scheme="http", retry=fast_retry(), redactor=redactor
+        registry.address,
+        Credentials(user, password, "test"),
+        options=RegistryOptions(scheme="http", retry=fast_retry(), redactor=redactor or Redactor()),
     )
 
 
 def test_token_auth_end_to_end(token_registry: RegistryProcess, token_server: TokenServer) -> None:
     client = maintainer_client(token_registry)
     digest = push_image(client, REPO, [SHA, "main"], "ci")
-    report = cleanup.delete_tag(client, REPO, SHA)
+    report = deletions.delete_tag(client, REPO, SHA)
     assert report.deleted == [SHA]
     assert client.list_tags(REPO) == ["main"] and client.head_digest(REPO, "main") == digest
     scopes = [seen["scope"] for seen in token_server.requests_seen]
@@ -40,7 +45,7 @@ def test_token_auth_end_to_end(token_registry: RegistryProcess, token_server: To
 
 
 def test_anonymous_client_is_told_to_give_credentials(token_registry: RegistryProcess) -> None:
-    client = RegistryClient(token_registry.address, scheme="http", retry=fast_retry())
+    client = RegistryClient(token_registry.address, options=RegistryOptions(scheme="http", retry=fast_retry()))
     with pytest.raises(PermissionDenied) as raised:
         client.list_tags(REPO)
     assert "\n" not in str(raised.value)
@@ -50,7 +55,7 @@ def test_wrong_credentials_one_line_nothing_deleted(token_registry: RegistryProc
     push_image(maintainer_client(token_registry), REPO, ["t"], "x")
     client = client_for(token_registry, "maintainer", "wrong-password-42")
     with pytest.raises(AuthenticationFailed) as raised:
-        cleanup.delete_tag(client, REPO, "t")
+        deletions.delete_tag(client, REPO, "t")
     message = str(raised.value)
     assert "\n" not in message and "refused the credentials of maintainer" in message
     assert "wrong-password-42" not in message
@@ -61,10 +66,10 @@ def test_user_without_delete_right_changes_nothing(token_registry: RegistryProce
     digest = push_image(maintainer_client(token_registry), REPO, ["t", "u"], "x")
     client = client_for(token_registry, "developer", "dev-password-1")
     with pytest.raises(PermissionDenied) as raised:
-        cleanup.delete_tags(client, REPO, ["t"])
+        deletions.delete_tags(client, REPO, ["t"])
     assert "did not grant" in str(raised.value)
     with pytest.raises(PermissionDenied):
-        cleanup.delete_tag(client, REPO, "t")
+        deletions.delete_tag(client, REPO, "t")
     owner = maintainer_client(token_registry)
     assert sorted(owner.list_tags(REPO)) == ["t", "u"] and owner.head_digest(REPO, "t") == digest
 
@@ -74,19 +79,16 @@ def test_job_token_gets_delete_but_star_is_dropped(token_registry: RegistryProce
     job = RegistryClient(
         token_registry.address,
         Credentials("gitlab-ci-token", "job-token-abcdef", "job token"),
-        scheme="http",
-        retry=fast_retry(),
+        options=RegistryOptions(scheme="http", retry=fast_retry()),
     )
-    assert cleanup.delete_tag(job, REPO, "t").deleted == ["t"]
+    assert deletions.delete_tag(job, REPO, "t").deleted == ["t"]
     starred = RegistryClient(
         token_registry.address,
         Credentials("gitlab-ci-token", "job-token-abcdef", "job token"),
-        scheme="http",
-        retry=fast_retry(),
-        actions=("*",),
+        options=RegistryOptions(scheme="http", retry=fast_retry(), actions=("*",)),
     )
     with pytest.raises(PermissionDenied):
-        cleanup.delete_tag(starred, REPO, "u")
+        deletions.delete_tag(starred, REPO, "u")
     assert token_server.requests_seen[-1]["access"][0]["actions"] == []
 
 
@@ -98,7 +100,7 @@ def test_token_expiring_mid_run_is_renewed(tmp_path: object, token_server: Token
         tags = [f"t{i}" for i in range(6)]
         push_image(client, REPO, tags, "x")
         for tag in tags:
-            assert cleanup.delete_tag(client, REPO, tag).deleted == [tag]
+            assert deletions.delete_tag(client, REPO, tag).deleted == [tag]
             time.sleep(0.7)
         assert client.list_tags(REPO) == []
         assert token_server.issued >= 3
@@ -115,7 +117,7 @@ def test_token_refused_before_its_announced_expiry_is_renewed(tmp_path: object, 
         push_image(client, REPO, ["a", "b"], "x")
         issued = token_server.issued
         time.sleep(2.2)
-        assert cleanup.delete_tag(client, REPO, "a").deleted == ["a"]
+        assert deletions.delete_tag(client, REPO, "a").deleted == ["a"]
         assert token_server.issued == issued + 1
         assert client.list_tags(REPO) == ["b"]
     finally:
@@ -130,18 +132,18 @@ def test_no_secret_appears_in_any_output(
     client = client_for(token_registry, "maintainer", PASSWORD, redactor)
     texts: list[str] = [repr(client), repr(client.credentials)]
     push_image(client, REPO, [SHA, "main", "prod", "prod-" + SHA], "x")
-    tags = cleanup.collect_tags(client, REPO, created_for=lambda _tag: True)
+    tags = inventory.collect_tags(client, REPO, created_for=lambda _tag: True)
     facts = Facts(client.registry, REPO, tags, None, branches=Branches())
     reports = [
-        cleanup.delete_tag(client, REPO, SHA),
-        cleanup.delete_tag(client, REPO, "never"),
-        cleanup.apply_verdicts(client, REPO, decide({t: "all" for t in tags}, facts), dry_run=True),
+        deletions.delete_tag(client, REPO, SHA),
+        deletions.delete_tag(client, REPO, "never"),
+        deleting.carry_out(client, REPO, decide({t: "all" for t in tags}, facts), dry_run=True),
     ]
     texts += [line for report in reports for line in report.lines()]
     texts += [repr(report) for report in reports]
     for bad in (client_for(token_registry, "maintainer", PASSWORD + "-wrong", redactor),):
         with pytest.raises(ConveyorError) as raised:
-            cleanup.delete_tag(bad, REPO, "main")
+            deletions.delete_tag(bad, REPO, "main")
         texts += [str(raised.value), repr(raised.value)]
     texts += [record.getMessage() for record in caplog.records]
     texts.append(caplog.text)

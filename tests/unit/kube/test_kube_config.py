@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.kube.cluster import ConfigSource, choose_config
 from conveyor.kube.errors import ClusterError
+from conveyor.kube.kubeconfig import ConfigSource, choose_config
 
 
 def test_explicit_kubeconfig_wins(tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ def test_importing_conveyor_kube_does_not_import_the_kubernetes_client() -> None
 
 
 def test_in_cluster_reads_the_service_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from conveyor.kube import cluster as cluster_module
+    from conveyor.kube import kubeconfig as cluster_module
 
     (tmp_path / "token").write_text("sa-token")
     (tmp_path / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n")
@@ -54,16 +54,18 @@ def test_in_cluster_reads_the_service_account(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(cluster_module, "SERVICE_ACCOUNT_DIR", tmp_path)
     environ = {"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"}
     loaded = cluster_module.load_cluster(environ=environ, verify=False)
-    assert (loaded.target.source, loaded.target.namespace, loaded.target.server) == (
+    assert (loaded.connection.source, loaded.connection.namespace, loaded.connection.server) == (
         "in-cluster",
         "team-a",
         "https://10.0.0.1:443",
     )
-    assert loaded.target.describe() == "context in-cluster, namespace team-a (https://10.0.0.1:443, from in-cluster)"
+    assert (
+        loaded.connection.describe() == "context in-cluster, namespace team-a (https://10.0.0.1:443, from in-cluster)"
+    )
 
 
 def test_in_cluster_without_a_token_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from conveyor.kube import cluster as cluster_module
+    from conveyor.kube import kubeconfig as cluster_module
 
     monkeypatch.setattr(cluster_module, "SERVICE_ACCOUNT_DIR", tmp_path)
     with pytest.raises(ClusterError) as raised:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.kube.cluster import choose_context, load_cluster
 from conveyor.kube.errors import ClusterError
+from conveyor.kube.kubeconfig import choose_context, load_cluster
 from tests.support.kubeharness import write_agent_kubeconfig
 
 CONTEXTS = {"shop/deploy:staging": "shop-staging", "shop/deploy:production": "shop", "bare": ""}
@@ -27,12 +27,12 @@ def one_line(error: pytest.ExceptionInfo[ClusterError]) -> str:
 
 def test_a_named_context_of_an_agent_kubeconfig_is_used(agent_config: Path) -> None:
     cluster = load_cluster(kubeconfig=str(agent_config), context="shop/deploy:staging", verify=False)
-    assert (cluster.target.context, cluster.target.namespace) == ("shop/deploy:staging", "shop-staging")
-    assert cluster.target.server == "https://kube.example:6443"
+    assert (cluster.connection.context, cluster.connection.namespace) == ("shop/deploy:staging", "shop-staging")
+    assert cluster.connection.server == "https://kube.example:6443"
     other = load_cluster(kubeconfig=str(agent_config), context="shop/deploy:production", namespace="x", verify=False)
-    assert (other.target.context, other.target.namespace) == ("shop/deploy:production", "x")
+    assert (other.connection.context, other.connection.namespace) == ("shop/deploy:production", "x")
     bare = load_cluster(kubeconfig=str(agent_config), context="bare", verify=False)
-    assert bare.target.namespace == "default"
+    assert bare.connection.namespace == "default"
 
 
 def test_without_a_context_the_contexts_are_listed(agent_config: Path) -> None:
@@ -58,8 +58,11 @@ def test_contexts_of_a_kubeconfig_list_are_merged(agent_config: Path, tmp_path: 
     second = write_agent_kubeconfig(tmp_path / "second" / "config", "https://other.example", {"ops": "tools"})
     merged = f"{second}:{agent_config}"
     cluster = load_cluster(env_kubeconfig=merged, context="shop/deploy:production", verify=False)
-    assert (cluster.target.namespace, cluster.target.server) == ("shop", "https://other.example")  # kubectl: first wins
-    assert load_cluster(env_kubeconfig=merged, context="ops", verify=False).target.namespace == "tools"
+    assert (cluster.connection.namespace, cluster.connection.server) == (
+        "shop",
+        "https://other.example",
+    )  # kubectl: first wins
+    assert load_cluster(env_kubeconfig=merged, context="ops", verify=False).connection.namespace == "tools"
 
 
 def test_a_current_context_that_is_not_there(tmp_path: Path) -> None:
@@ -72,7 +75,7 @@ def test_a_current_context_that_is_not_there(tmp_path: Path) -> None:
         load_cluster(kubeconfig=str(path), verify=False)
     assert 'the current-context "gone" of the kubeconfig' in one_line(raised)
     assert one_line(raised).endswith("is not among its contexts: here: " + raised.value.hint)
-    assert load_cluster(kubeconfig=str(path), context="here", verify=False).target.context == "here"
+    assert load_cluster(kubeconfig=str(path), context="here", verify=False).connection.context == "here"
 
 
 @pytest.mark.parametrize(
@@ -104,4 +107,4 @@ def test_the_first_file_that_sets_a_current_context_wins_as_in_kubectl(agent_con
     last = tmp_path / "last"
     last.write_text("apiVersion: v1\nkind: Config\ncurrent-context: bare\n")
     cluster = load_cluster(env_kubeconfig=f"{first}:{agent_config}:{last}", verify=False)
-    assert (cluster.target.context, cluster.target.namespace) == ("shop/deploy:staging", "shop-staging")
+    assert (cluster.connection.context, cluster.connection.namespace) == ("shop/deploy:staging", "shop-staging")

@@ -12,6 +12,7 @@ import pytest
 from conveyor.kube.cluster import WatchEvent, WatchExpired, WatchInterrupted
 from conveyor.kube.errors import ClusterError, RolloutFailed
 from conveyor.kube.wait import WaitOptions, deadline_warning, wait_for_rollout
+from tests.support.factories import FakeClock
 
 Obj = dict[str, Any]
 
@@ -84,22 +85,10 @@ class FakeApi:
         return []
 
 
-@dataclass
-class FakeClock:
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        self.now += 0.01
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def run(api: FakeApi, timeout: float = 60.0, **options: Any) -> tuple[Any, list[str], list[str]]:
     messages: list[str] = []
     warnings: list[str] = []
-    clock = FakeClock()
+    clock = FakeClock(now=0.0, tick=0.01)
     result = wait_for_rollout(
         api,
         "web",
@@ -250,7 +239,7 @@ def test_pods_that_cannot_be_listed_degrade_to_kubectls_verdict_with_a_warning()
 def test_a_server_that_drops_every_watch_is_not_hammered() -> None:
     drops: list[Step] = [WatchInterrupted("eof")] * 5
     api = FakeApi([state(10, available=1)], [*drops, [modified(state(11))]])
-    clock = FakeClock()
+    clock = FakeClock(now=0.0, tick=0.01)
     slept: list[float] = []
 
     def sleep(seconds: float) -> None:

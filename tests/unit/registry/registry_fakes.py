@@ -14,8 +14,9 @@ import urllib3
 from requests.structures import CaseInsensitiveDict
 
 from conveyor.redact import Redactor
-from conveyor.registry import Credentials, RegistryClient, RetryPolicy
+from conveyor.registry import Credentials, RegistryClient, RegistryOptions, RetryPolicy
 from conveyor.registry.manifests import sha256_digest
+from tests.support.factories import FakeClock
 
 
 @dataclass
@@ -100,19 +101,6 @@ class FakeSession(requests.Session):
         return streamed(result, url)
 
 
-@dataclass
-class FakeClock:
-    now: float = 1_000_000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def make_client(
     handler: Handler,
     credentials: Credentials | None = None,
@@ -122,17 +110,16 @@ def make_client(
 ) -> tuple[RegistryClient, FakeSession, FakeClock]:
     session = FakeSession(handler)
     clock = clock or FakeClock()
-    client = RegistryClient(
-        "registry.test",
-        credentials,
+    options = RegistryOptions(
         session=session,
         sleep=clock.sleep,
         clock=clock,
         monotonic=clock,
-        redactor=redactor,
+        redactor=redactor or Redactor(),
         retry=kwargs.pop("retry", RetryPolicy(base_delay=0.5, max_delay=8.0)),
         **kwargs,
     )
+    client = RegistryClient("registry.test", credentials, options)
     return client, session, clock
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from registry_fakes import Answer, Call, make_client, response
 
-from conveyor.guard.decision import Verdict
-from conveyor.registry import cleanup
+from conveyor.guard.decision import GuardVerdict
+from conveyor.registry import promotion
 from conveyor.registry.manifests import sha256_digest
+from conveyor.stages import deleting
+from tests.support import deletions
+from tests.support.factories import permit
 
 
 class Distribution28:
@@ -47,7 +50,7 @@ class Distribution28:
 def test_delete_tags_puts_every_throwaway_before_deleting_any() -> None:
     registry = Distribution28({f"t{i}": "sha256:shared" for i in range(6)} | {"keep": "sha256:shared"})
     client, _, _ = make_client(registry)
-    report = cleanup.delete_tags(client, "g/a", [f"t{i}" for i in range(6)], workers=3)
+    report = deletions.delete_tags(client, "g/a", [f"t{i}" for i in range(6)], workers=3)
     assert report.deleted == [f"t{i}" for i in range(6)]
     assert registry.tags == {"keep": "sha256:shared"}  # the shared digest and its other tag survive
     assert registry.order == ["PUT"] * 6 + ["DELETE"] * 6  # every throwaway PUT, then every DELETE
@@ -56,9 +59,9 @@ def test_delete_tags_puts_every_throwaway_before_deleting_any() -> None:
 def test_dry_run_touches_nothing() -> None:
     registry = Distribution28({"a": "sha256:1"})
     client, session, _ = make_client(registry)
-    assert cleanup.delete_tags(client, "g/a", ["a"], dry_run=True).tags("would-delete") == ["a"]
+    assert deletions.delete_tags(client, "g/a", ["a"], dry_run=True).tags("would-delete") == ["a"]
     assert session.calls == []
-    assert cleanup.delete_tag(client, "g/a", "a", dry_run=True).tags("would-delete") == ["a"]
+    assert deletions.delete_tag(client, "g/a", "a", dry_run=True).tags("would-delete") == ["a"]
     assert [c.method for c in session.calls] == ["HEAD"]
 
 
@@ -72,22 +75,22 @@ def test_promote_copies_the_manifest_server_side_and_says_so() -> None:
         return registry(call)
 
     client, _, _ = make_client(handler)
-    assert cleanup.promote(client, "g/a", "prod-new", "prod", dry_run=True).startswith("would promote prod")
+    assert promotion.move_tag(client, "g/a", "prod-new", "prod", dry_run=True).startswith("would promote prod")
     assert registry.tags["prod"] == "sha256:old"
-    assert cleanup.promote(client, "g/a", "prod-new", "prod").startswith("promoted prod to prod-new")
+    assert promotion.move_tag(client, "g/a", "prod-new", "prod").startswith("promoted prod to prod-new")
     assert registry.tags["prod"] == sha256_digest(body)
-    assert "already points at" in cleanup.promote(client, "g/a", "prod-new", "prod")
+    assert "already points at" in promotion.move_tag(client, "g/a", "prod-new", "prod")
 
 
 def test_apply_verdicts_deletes_only_what_the_guard_let_go() -> None:
     registry = Distribution28({"a": "sha256:1", "b": "sha256:1", "c": "sha256:2"})
     client, _, _ = make_client(registry)
     verdicts = [
-        Verdict("a", "delete", "asked for", "sha256:1"),
-        Verdict("b", "keep", "in use by deployment/web (namespace shop, revision 7)", "sha256:1"),
-        Verdict("gone", "absent", "no such tag (already gone)"),
+        GuardVerdict("a", "delete", "asked for", "sha256:1", permit("g/a", "a", "sha256:1", "asked for")),
+        GuardVerdict("b", "keep", "in use by deployment/web (namespace shop, revision 7)", "sha256:1"),
+        GuardVerdict("gone", "absent", "no such tag (already gone)"),
     ]
-    report = cleanup.apply_verdicts(client, "g/a", verdicts)
-    assert report.deleted == ["a"] and report.kept == ["b"] and report.absent == ["gone"]
+    report = deleting.carry_out(client, "g/a", verdicts)
+    assert report.deleted == ["a"] and report.kept == ["b"] and report.tags("absent") == ["gone"]
     assert registry.tags == {"b": "sha256:1", "c": "sha256:2"}
     assert "kept g/a:b (sha256:1): in use by deployment/web (namespace shop, revision 7)" in report.lines()

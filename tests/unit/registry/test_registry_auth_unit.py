@@ -123,7 +123,7 @@ def test_insufficient_scope_is_permission_denied() -> None:
 
     client, session, _ = make_client(handler, CREDS)
     with pytest.raises(PermissionDenied) as raised:
-        client.check_deletes_allowed("g/a")
+        client.deleter.check_deletes_allowed("g/a")
     assert "did not grant repository:g/a:pull,push,delete to alice" in str(raised.value)
     assert len(session.calls) <= 6
 

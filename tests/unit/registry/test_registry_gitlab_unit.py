@@ -7,6 +7,7 @@ from registry_fakes import Answer, Call, Handler, TagDeletionRegistry, make_clie
 
 from conveyor.registry import GitLabTagsApi
 from conveyor.registry.errors import GitLabApiError
+from tests.support.factories import permit
 
 
 def gitlab_fake(tag_status: int = 200) -> Handler:
@@ -27,7 +28,7 @@ def gitlab_fake(tag_status: int = 200) -> Handler:
 def test_gitlab_tags_api_used_when_configured_and_tag_delete_unsupported() -> None:
     api = GitLabTagsApi("https://gitlab.test/api/v4", "group/app", "glpat-secret-123")
     client, session, _ = make_client(gitlab_fake(), gitlab=api)
-    assert client.delete_tag("group/app", "feature-1").method == "gitlab-api"
+    assert client.deleter.delete(permit("group/app", "feature-1")).method == "gitlab-api"
     assert not [c for c in session.calls if c.method == "PUT"]  # no throwaway manifest
     assert "glpat-secret-123" not in repr(api)
 
@@ -36,5 +37,5 @@ def test_gitlab_tags_api_refusal_is_one_line_without_the_token() -> None:
     api = GitLabTagsApi("https://gitlab.test/api/v4", "group/app", "glpat-secret-123")
     client, _, _ = make_client(gitlab_fake(403), gitlab=api)
     with pytest.raises(GitLabApiError) as raised:
-        client.delete_tag("group/app", "feature-1")
+        client.deleter.delete(permit("group/app", "feature-1"))
     assert "GitLab API answered 403" in str(raised.value) and "glpat" not in str(raised.value)

@@ -1,6 +1,6 @@
-"""The one bridge between Invoke and the conveyor engine: read the settings once (the only place that
-reads the process environment and `.env`), build the Toolbox, and turn ConveyorError into one line on
-stderr and a non-zero exit code, without a traceback."""
+"""The one bridge between Invoke and Conveyor: read the settings once (the only place that reads the process
+environment and `.env`), build the Toolbox (conveyor.wiring), and turn ConveyorError into one line on stderr
+and a non-zero exit code, without a traceback."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 
 if TYPE_CHECKING:  # imported when a task runs, so that `inv --list` stays as fast as bare Invoke
-    from conveyor.config.settings import Given, Settings
-    from conveyor.stages.toolbox import Toolbox
+    from conveyor.config.schema import Given
+    from conveyor.config.settings import Settings
+    from conveyor.wiring.toolbox import Toolbox
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-PLACE_HELP = {
+ENVIRONMENT_HELP = {
     "environment": "Environment of conveyor.environments (default: CI_ENVIRONMENT_NAME, the only one, else the "
     "first automatic one; one started by hand must be named).",
     "context": "Kubeconfig context of that environment (default: KUBE_CONTEXT, its own, else the current one).",
@@ -48,7 +49,7 @@ def plain(value: Any) -> Any:
 
 def settings(ctx: Context, flags: Mapping[str, Given] | None = None) -> Settings:
     from conveyor.config.envfile import read_env_file
-    from conveyor.config.settings import load_settings
+    from conveyor.config.loading import load_settings
     from conveyor.gitinfo import GitAnswer
 
     root = project_root()
@@ -66,7 +67,7 @@ def outside_values() -> dict[str, str]:
     """Conveyor's settings given outside invoke.yaml (process environment, then `.env`): variable -> where,
     for what must come from invoke.yaml alone (the generated CI file)."""
     from conveyor.config.envfile import read_env_file
-    from conveyor.config.settings import SETTINGS
+    from conveyor.config.schema import SETTINGS
 
     dotenv = read_env_file(project_root() / ".env")
     found = {}
@@ -86,7 +87,7 @@ def dry(ctx: Context, dry_run: bool) -> bool:
 def check_project() -> None:
     """Read the project's invoke.yaml before Invoke does, so that a syntax error or a wrong key is one line
     (also for `inv --list`) instead of Invoke's traceback."""
-    from conveyor.config.settings import SETTINGS
+    from conveyor.config.schema import SETTINGS
     from conveyor.config.specs import check_file
     from conveyor.errors import ConveyorError
 
@@ -100,7 +101,7 @@ def toolbox(ctx: Context, flags: Mapping[str, Given] | None = None) -> Toolbox:
     from conveyor.console import Console
     from conveyor.interrupt import Stop
     from conveyor.redact import Redactor
-    from conveyor.stages.toolbox import Toolbox
+    from conveyor.wiring.toolbox import Toolbox
 
     loaded = settings(ctx, flags)
     console = Console.for_terminal(Redactor(loaded.secrets), loaded.in_gitlab, no_color="NO_COLOR" in os.environ)
@@ -145,15 +146,15 @@ def skip_final_collection() -> None:
 
 
 def _known_secrets() -> list[str]:
-    from conveyor.config.settings import SETTINGS
+    from conveyor.config.schema import SETTINGS
 
     return [os.environ.get(setting.env, "") for setting in SETTINGS if setting.secret]
 
 
-def place_flags(environment: str, context: str, namespace: str) -> dict[str, Given]:
+def environment_flags(environment: str, context: str, namespace: str) -> dict[str, Given]:
     """The flags that choose the environment and override its context and namespace (CI_ENVIRONMENT_NAME,
     KUBE_CONTEXT, KUBE_NAMESPACE: the environment being deployed only)."""
-    from conveyor.config.settings import Given
+    from conveyor.config.schema import Given
 
     return {
         "environment_name": Given(environment, "--environment"),
