@@ -34,10 +34,10 @@ class Releases:
 
     @property
     def repository(self) -> str:
-        return f"{self.example.name}/example/web"
+        return self.example.prod_repository()
 
     def ref(self, tag: str) -> str:
-        return f"{self.example.registry.address}/{self.repository}:{tag}"
+        return self.example.prod_ref(tag)
 
     def push(self, day: int) -> str:
         """A release for a made-up commit, created on 2026-01-<day>; answers its tag."""

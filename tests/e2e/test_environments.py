@@ -43,10 +43,10 @@ class Shop:
 
     @property
     def repository(self) -> str:
-        return f"{self.example.name}/example/web"
+        return self.example.prod_repository()
 
     def ref(self, tag: str) -> str:
-        return f"{self.example.registry.address}/{self.repository}:{tag}"
+        return self.example.prod_ref(tag)
 
     def push(self, day: int) -> str:
         return push_release(self.example.registry.address, self.repository, day)

@@ -4,13 +4,13 @@ driven with the real `inv`: used by the integration tests and the benchmarks."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.integration import copy_files
 from tests.support.registry import RegistryProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,6 +31,13 @@ class Example:
     @property
     def repository(self) -> str:
         return f"{self.name}/example/ci"
+
+    def prod_repository(self, image: str = "web") -> str:
+        """The registry path of one of the example's prod images."""
+        return f"{self.name}/example/{image}"
+
+    def prod_ref(self, tag: str, image: str = "web") -> str:
+        return f"{self.registry.address}/{self.prod_repository(image)}:{tag}"
 
     @property
     def image(self) -> str:
@@ -91,13 +98,7 @@ class Example:
 
 
 def make_example(root: Path, registry: RegistryProcess, base_image: str, branch: str = "main") -> Example:
-    root.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / name)
+    copy_files(REPO, root, PROJECT_FILES)
     example = Example(root=root, registry=registry, base_image=base_image)
     example.git("init", "-q", "-b", branch)
     example.commit("example")

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.integration import unavailable
+from tests.support.integration import copy_files, unavailable
 
 EXECUTABLE = "gitlab-ci-local"
 ORIGIN = "https://gitlab.example.com/conveyor/example.git"
@@ -126,14 +126,7 @@ def executable() -> str:
 def copy_project(source: Path, destination: Path, names: Iterable[str]) -> Path:
     """Copy `names` (files or folders) of `source` into `destination`, a git repository with one commit on
     branch main and an `origin` remote (whose HEAD is main) as a GitLab clone has."""
-    destination.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        path = source / name
-        if path.is_dir():
-            shutil.copytree(path, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, destination / name)
+    copy_files(source, destination, names)
     git(destination, "init", "-q", "-b", "main")
     git(destination, "remote", "add", "origin", ORIGIN)
     commit(destination, "project")

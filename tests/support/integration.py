@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -22,10 +24,25 @@ MANIFEST_TYPES = ", ".join(
 
 
 def unavailable(reason: str) -> NoReturn:
-    """Skip with a loud reason; fail instead when the run requires integration tests."""
+    """The one rule for an integration test whose real component is missing: skip with a reason that starts
+    `INTEGRATION TEST NOT RUN` (as the README says), or fail when CONVEYOR_REQUIRE_INTEGRATION=1 (CI must
+    not pass by skipping)."""
+    message = f"INTEGRATION TEST NOT RUN: {reason}"
     if os.environ.get("CONVEYOR_REQUIRE_INTEGRATION") == "1":
-        pytest.fail(f"integration test cannot run here: {reason}", pytrace=False)
-    pytest.skip(f"INTEGRATION TEST NOT RUN: {reason}")
+        pytest.fail(f"{message} (CONVEYOR_REQUIRE_INTEGRATION=1)", pytrace=False)
+    pytest.skip(message)
+
+
+def copy_files(source: Path, destination: Path, names: Iterable[str]) -> None:
+    """Copy `names` (files or folders, without __pycache__) of `source` into `destination`."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        path = source / name
+        if path.is_dir():
+            shutil.copytree(path, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, destination / name)
 
 
 def docker_problem() -> str:

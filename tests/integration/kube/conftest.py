@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
 from devtools.k8s_sim import KubeSim, Scenario
 from devtools.k8s_sim.registry_push import push_image
+from tests.support.integration import unavailable
 from tests.support.kubeharness import NAMESPACE, REPO, Env
 from tests.support.registry import RegistryProcess, registry_available
-
-REQUIRED = os.environ.get("CONVEYOR_REQUIRE_INTEGRATION") == "1"
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip loudly, or fail when CONVEYOR_REQUIRE_INTEGRATION=1 (CI must not pass by skipping)."""
-    message = f"KUBERNETES DIFFERENTIAL TESTS NOT RUN: {reason}"
-    if REQUIRED:
-        pytest.fail(message + " (CONVEYOR_REQUIRE_INTEGRATION=1)", pytrace=False)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import pytest
 from conveyor.kube import ClusterError, load_cluster, set_image
 from conveyor.kube.patches import container_images
 from devtools.k8s_sim import KubeSim, Scenario
+from tests.support.integration import unavailable
 from tests.support.kubeharness import write_agent_kubeconfig
 
 pytestmark = pytest.mark.integration
@@ -33,7 +34,7 @@ def agent(tmp_path: Path) -> Iterator[Path]:
 def kubectl(kubeconfig: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     path = shutil.which("kubectl")
     if path is None:
-        pytest.skip("kubectl is not installed (apt-get install kubernetes-client)")
+        unavailable("kubectl is not installed (apt-get install kubernetes-client)")
     argv = [path, "--kubeconfig", str(kubeconfig), "--cache-dir", str(home / "cache"), *args]
     return subprocess.run(argv, env={"HOME": str(home)}, capture_output=True, text=True, timeout=60, check=False)
 

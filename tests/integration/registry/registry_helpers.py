@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
 from conveyor.redact import Redactor
 from conveyor.registry import Credentials, RegistryClient, RegistryOptions, RetryPolicy
 from tests.support.images import push_image
+from tests.support.integration import unavailable
 from tests.support.registry import RegistryProcess, registry_available
 
 __all__ = ["push_image"]
@@ -19,12 +16,8 @@ ALL = {"pull", "push", "delete"}
 
 def require_registry() -> None:
     """Skip loudly without docker-registry; fail instead when CONVEYOR_REQUIRE_INTEGRATION=1."""
-    reason = registry_available()
-    if not reason:
-        return
-    if os.environ.get("CONVEYOR_REQUIRE_INTEGRATION") == "1":
-        pytest.fail(f"integration test cannot run: {reason}")
-    pytest.skip(f"integration test skipped: {reason}")
+    if reason := registry_available():
+        unavailable(reason)
 
 
 def fast_retry() -> RetryPolicy:
