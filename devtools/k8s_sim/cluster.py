@@ -1,30 +1,71 @@
-"""A simulated deployment controller, ReplicaSet controller and kubelet working on the Store.
+"""The simulated cluster's control plane working on the Store: the deployment and ReplicaSet controllers
+(here), the StatefulSet, DaemonSet and Job controllers (statefulsets.py, daemonsets.py, jobs.py), the
+garbage collector, and the kubelet (kubelet.py) that runs every pod on the simulated nodes.
 
-The kubelet "pulls" an image by asking the real test registry (HEAD /v2/<repo>/manifests/<ref>), so an
-image that was never pushed fails with ErrImagePull, then ImagePullBackOff, as on a real node; a pulled
-image's status carries containerd's imageID (<repository>@<the registry's digest>).
-
-StatefulSets, DaemonSets, Jobs and CronJobs have no controller here: tests seed them (seed_object) to be
-listed. A bare Pod seeded that way is run by the kubelet."""
+Objects created through the API (POST) or Cluster.create are controlled. Objects a test seeds with
+seed_object are only stored, as before this simulator had those controllers: nothing creates pods for a
+seeded StatefulSet, DaemonSet or Job (a seeded bare Pod is run by the kubelet)."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
 import json
+import random
 import threading
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
-from conveyor.registry.manifests import ACCEPT as MANIFEST_TYPES
+from devtools.k8s_sim.daemonsets import DaemonSetController
+from devtools.k8s_sim.defaults import KINDS, container, pod_spec, prepare_create, workload
+from devtools.k8s_sim.jobs import JobController
+from devtools.k8s_sim.kubelet import (
+    Kubelet,
+    PodRuntime,
+    Pull,
+    event_object,
+    pod_images,
+    pod_ready,
+    pull_image,
+    repository,
+)
 from devtools.k8s_sim.patch import label_match
 from devtools.k8s_sim.scenarios import Scenario
+from devtools.k8s_sim.statefulsets import StatefulSetController
 from devtools.k8s_sim.store import Obj, Store, now_iso
+
+__all__ = [
+    "HASH_LABEL",
+    "KINDS",
+    "REVISION",
+    "Cluster",
+    "DeploymentRuntime",
+    "PodRuntime",
+    "Pull",
+    "container",
+    "owned_by",
+    "pod_images",
+    "pod_spec",
+    "pull_image",
+    "repository",
+    "selector_string",
+    "template_hash",
+    "without_hash",
+    "workload",
+]
+
+OWNER_KINDS = ("deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs")
+DEPENDENT_KINDS = ("replicasets", "pods", "controllerrevisions", "jobs")
+FOREGROUND = "foregroundDeletion"
+NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what the API server's generateName appends (5 of them)
+
+
+def generated_name(prefix: str) -> str:
+    """names.SimpleNameGenerator: the prefix (cut to 58 characters) and 5 random characters."""
+    return prefix[:58] + "".join(random.choice(NAME_ALPHABET) for _ in range(5))
+
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -52,173 +93,10 @@ def owned_by(obj: Obj, uid: str) -> bool:
     return any(ref.get("uid") == uid and ref.get("controller") for ref in obj["metadata"].get("ownerReferences", []))
 
 
-def repository(image: str) -> str:
-    """The image's repository as containerd names it: no tag or digest, Docker Hub names in full."""
-    name = image.split("@", 1)[0]
-    if ":" in name.rsplit("/", 1)[-1]:
-        name = name.rsplit(":", 1)[0]
-    first = name.split("/", 1)[0]
-    if "/" not in name or ("." not in first and ":" not in first and first != "localhost"):
-        name = "docker.io/" + (name if "/" in name else f"library/{name}")
-    return name
-
-
-@dataclass(frozen=True)
-class Pull:
-    """The outcome of pulling one image: containerd's imageID, or its error message."""
-
-    image_id: str = ""
-    error: str = ""
-
-
-def pull_image(image: str, registry: str | None) -> Pull:
-    """Pull `image` from the test registry (a HEAD of its manifest; the imageID carries the digest the
-    registry answered). Images elsewhere pull unless their tag says `missing`, with a fake digest."""
-    fake = Pull(f"{repository(image)}@sha256:{hashlib.sha256(image.encode()).hexdigest()}")
-    host, _, rest = image.partition("/")
-    if registry is None or host != registry:
-        return fake if ":missing" not in image else Pull(error=f'failed to resolve reference "{image}": not found')
-    repo, ref = (rest.split("@", 1) if "@" in rest else rest.rsplit(":", 1)) if ":" in rest else (rest, "latest")
-    try:
-        answer = requests.head(
-            f"http://{host}/v2/{repo}/manifests/{ref}", headers={"Accept": MANIFEST_TYPES}, timeout=5
-        )
-    except requests.RequestException as exc:
-        return Pull(error=f'failed to do request: Head "http://{host}/v2/{repo}/manifests/{ref}": {exc}')
-    if answer.status_code == 200:
-        digest = answer.headers.get("Docker-Content-Digest")
-        return Pull(f"{repository(image)}@{digest}") if digest else fake
-    return Pull(
-        error=f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
-        f'failed to resolve reference "{image}": {image}: not found'
-    )
-
-
-def pod_images(spec: Obj) -> list[str]:
-    """Every image a pod spec needs, init containers first, each once."""
-    containers = [*spec.get("initContainers", []), *spec.get("containers", [])]
-    return list(dict.fromkeys(str(c["image"]) for c in containers))
-
-
-def container(name: str, image: str) -> Obj:
-    """A container as the API server stores it after defaulting."""
-    return {
-        "name": name,
-        "image": image,
-        "imagePullPolicy": "Always" if image.endswith(":latest") else "IfNotPresent",
-        "resources": {},
-        "terminationMessagePath": "/dev/termination-log",
-        "terminationMessagePolicy": "File",
-    }
-
-
-def pod_spec(containers: Mapping[str, str], init: Mapping[str, str] | None = None) -> Obj:
-    """A defaulted pod spec running `containers` (name -> image) after the `init` containers."""
-    spec: Obj = {"containers": [container(name, image) for name, image in containers.items()]}
-    if init:
-        spec["initContainers"] = [container(name, image) for name, image in init.items()]
-    spec.update(
-        restartPolicy="Always",
-        terminationGracePeriodSeconds=30,
-        dnsPolicy="ClusterFirst",
-        securityContext={},
-        schedulerName="default-scheduler",
-    )
-    return spec
-
-
-KINDS = {
-    "statefulsets": ("apps/v1", "StatefulSet"),
-    "daemonsets": ("apps/v1", "DaemonSet"),
-    "jobs": ("batch/v1", "Job"),
-    "cronjobs": ("batch/v1", "CronJob"),
-    "pods": ("v1", "Pod"),
-}
-
-
-def workload(kind: str, namespace: str, name: str, spec: Obj) -> Obj:
-    """A StatefulSet, DaemonSet, Job, CronJob or bare Pod (plural `kind`) running pod spec `spec`, in the
-    shape the real API server stores after defaulting (a Job's selector names its own uid)."""
-    labels = {"app": name}
-    meta: Obj = {"name": name, "namespace": namespace, "labels": labels}
-    template: Obj = {"metadata": {"labels": labels}, "spec": spec}
-    batch = {**spec, "restartPolicy": "Never" if kind == "jobs" else "OnFailure"}  # Always is invalid for a Job
-    body: Obj
-    if kind == "statefulsets":
-        body = {
-            "replicas": 1,
-            "selector": {"matchLabels": labels},
-            "template": template,
-            "serviceName": name,
-            "podManagementPolicy": "OrderedReady",
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
-            "revisionHistoryLimit": 10,
-            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-        }
-        status: Obj = {"replicas": 0, "availableReplicas": 0}
-    elif kind == "daemonsets":
-        body = {
-            "selector": {"matchLabels": labels},
-            "template": template,
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
-            "revisionHistoryLimit": 10,
-        }
-        status = {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0}
-    elif kind == "jobs":
-        meta["uid"] = str(uuid.uuid4())
-        meta["labels"] = labels = {
-            "batch.kubernetes.io/controller-uid": meta["uid"],
-            "batch.kubernetes.io/job-name": name,
-            "controller-uid": meta["uid"],
-            "job-name": name,
-        }
-        body = {
-            "parallelism": 1,
-            "completions": 1,
-            "backoffLimit": 6,
-            "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": meta["uid"]}},
-            "template": {"metadata": {"labels": labels}, "spec": batch},
-            "completionMode": "NonIndexed",
-            "suspend": False,
-            "podReplacementPolicy": "TerminatingOrFailed",
-        }
-        status = {}
-    elif kind == "cronjobs":
-        body = {
-            "schedule": "*/5 * * * *",
-            "concurrencyPolicy": "Allow",
-            "suspend": False,
-            "jobTemplate": {"metadata": {}, "spec": {"template": {"metadata": {}, "spec": batch}}},
-            "successfulJobsHistoryLimit": 3,
-            "failedJobsHistoryLimit": 1,
-        }
-        status = {}
-    elif kind == "pods":
-        meta["labels"] = {"run": name}
-        body, status = copy.deepcopy(spec), {"phase": "Pending", "qosClass": "BestEffort"}
-    else:
-        raise ValueError(f"cannot seed {kind}: one of statefulsets, daemonsets, jobs, cronjobs, pods")
-    gv, kind_name = KINDS[kind]
-    return {"apiVersion": gv, "kind": kind_name, "metadata": meta, "spec": body, "status": status}
-
-
 def _open_gate() -> threading.Event:
     gate = threading.Event()
     gate.set()
     return gate
-
-
-@dataclass
-class PodRuntime:
-    """What the kubelet knows of one pod (kept beside the API object)."""
-
-    created: float
-    phase: str = "pulling"  # pulling | backoff | starting | running | crashed | ready
-    since: float = 0.0
-    restarts: int = 0
-    pull_error: str = ""
-    failed_image: str = ""  # the image whose pull failed
-    image_ids: dict[str, str] = field(default_factory=dict)  # image -> containerd's imageID, once pulled
 
 
 @dataclass
@@ -233,6 +111,8 @@ class DeploymentRuntime:
 
 @dataclass
 class Cluster:
+    """The control plane and the nodes' kubelets of one simulated cluster."""
+
     store: Store
     scenario: Scenario
     registry: str | None = None  # host:port of the test registry the kubelet pulls from
@@ -241,8 +121,17 @@ class Cluster:
     crash_images: set[str] = field(default_factory=set)  # a bad release: containers of these images crash
     pods: dict[str, PodRuntime] = field(default_factory=dict)
     deployments: dict[str, DeploymentRuntime] = field(default_factory=dict)
+    inert: set[str] = field(default_factory=set)  # uids of seeded objects no controller acts on
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def __post_init__(self) -> None:
+        self.kubelet = Kubelet(self)
+        self.statefulset_controller = StatefulSetController(self)
+        self.daemonset_controller = DaemonSetController(self)
+        self.job_controller = JobController(self)
+        self.job_controller.backoff_base = self.scenario.job_backoff
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -295,17 +184,212 @@ class Cluster:
         return created
 
     def seed_object(self, kind: str, namespace: str, name: str, spec: Obj) -> Obj:
-        """Create a StatefulSet, DaemonSet, Job, CronJob or bare Pod (plural `kind`) whose pods run `spec`
-        (see pod_spec()). Nothing controls them; the kubelet runs a bare Pod."""
-        return self.store.create(kind, workload(kind, namespace, name, spec))
+        """Store a StatefulSet, DaemonSet, Job, CronJob or bare Pod (plural `kind`) whose pods run `spec`
+        (see pod_spec()). No controller acts on it (the kubelet runs a bare Pod): use create() for a
+        workload that runs."""
+        created = self.store.create(kind, workload(kind, namespace, name, spec))
+        if kind != "pods":
+            self.inert.add(created["metadata"]["uid"])
+        return created
+
+    def create(self, kind: str, obj: Obj) -> Obj:
+        """Create `obj` (plural `kind`) as a POST does: defaulted (defaults.prepare_create), then stored and
+        controlled. Raises defaults.Invalid, or FileExistsError when the name is taken."""
+        from devtools.k8s_sim.server import RESOURCES  # the kinds' groups live with the API
+
+        gv, kind_name = RESOURCES[kind][0], RESOURCES[kind][1]
+        group = gv.split("/")[0] if "/" in gv else ""
+        body = copy.deepcopy(obj)
+        meta = body.setdefault("metadata", {})
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = generated_name(str(meta["generateName"]))
+        body = prepare_create(kind, kind_name, group, body)
+        body["apiVersion"], body["kind"] = gv, kind_name
+        created = self.store.add(kind, body)
+        if created is None:
+            raise FileExistsError(meta["name"])
+        return created
+
+    def run_object(self, kind: str, namespace: str, name: str, spec: Obj, **fields: object) -> Obj:
+        """Like seed_object, but controlled: a StatefulSet, DaemonSet, Job or bare Pod running `spec`,
+        with top-level spec `fields` (replicas=3, backoffLimit=0, ...) set over the defaults."""
+        obj = workload(kind, namespace, name, spec)
+        obj["metadata"].pop("uid", None)
+        if kind == "jobs":
+            obj["metadata"].pop("labels", None)
+            obj["spec"].pop("selector", None)
+            obj["spec"]["template"]["metadata"] = {}
+        obj["spec"].update(fields)
+        return self.create(kind, obj)
 
     # -- controller ----------------------------------------------------------------------------------
     def reconcile(self) -> None:
-        for deployment in self.store.list("deployments")[0]:
-            self._reconcile_deployment(deployment)
-        for pod in self.store.list("pods")[0]:
-            self._kubelet(pod)
-        self._collect_orphans()
+        with self._lock:
+            for deployment in self.store.list("deployments")[0]:
+                self._reconcile_deployment(deployment)
+            for kind, sync in (
+                ("statefulsets", self.statefulset_controller.reconcile),
+                ("daemonsets", self.daemonset_controller.reconcile),
+                ("jobs", self.job_controller.reconcile),
+            ):
+                for obj in self.store.list(kind)[0]:
+                    if obj["metadata"]["uid"] not in self.inert:
+                        sync(obj)
+            for pod in self.store.list("pods")[0]:
+                self.kubelet.sync(pod)
+            self._collect_orphans()
+
+    # -- shared by the controllers ---------------------------------------------------------------------
+    @staticmethod
+    def owned_by(obj: Obj, uid: str) -> bool:
+        return owned_by(obj, uid)
+
+    def available(self, pod: Obj, min_ready_seconds: int) -> bool:
+        """podutil.IsPodAvailable: Ready for at least minReadySeconds."""
+        if not pod_ready(pod):
+            return False
+        if min_ready_seconds <= 0:
+            return True
+        runtime = self.pods.get(pod["metadata"]["uid"])
+        return runtime is not None and time.monotonic() - runtime.since >= min_ready_seconds
+
+    def terminate(self, pod: Obj) -> None:
+        """A graceful pod deletion: deletionTimestamp now, gone once the kubelet has stopped it."""
+        if not pod["metadata"].get("deletionTimestamp"):
+            self._terminate(pod)
+
+    def node_names(self) -> list[str]:
+        return [n["metadata"]["name"] for n in self.store.list("nodes")[0]]
+
+    def create_pod_from_template(
+        self,
+        owner: Obj,
+        owner_kind: str,
+        template: Obj,
+        name: str | None = None,
+        generate_name: str | None = None,
+        labels: dict[str, str] | None = None,
+        spec_extra: Obj | None = None,
+        finalizers: list[str] | None = None,
+        node_index: int | None = None,
+    ) -> Obj:
+        """controller.GetPodFromTemplate plus the scheduler's binding: a pod of `owner` (a `owner_kind`)
+        from `template`, bound to a node (spec.nodeName) unless `spec_extra` names one."""
+        meta = owner["metadata"]
+        template = copy.deepcopy(template)
+        pod_meta: Obj = {
+            "namespace": meta["namespace"],
+            "labels": {**(template.get("metadata", {}).get("labels") or {}), **(labels or {})},
+            "ownerReferences": [
+                {
+                    "apiVersion": owner.get("apiVersion", "apps/v1"),
+                    "kind": owner_kind,
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        }
+        if template.get("metadata", {}).get("annotations"):
+            pod_meta["annotations"] = dict(template["metadata"]["annotations"])
+        if generate_name:
+            pod_meta["generateName"] = generate_name
+        pod_meta["name"] = name or generated_name(generate_name or f"{meta['name']}-")
+        if finalizers:
+            pod_meta["finalizers"] = list(finalizers)
+        spec = {**template.get("spec", {}), **(spec_extra or {})}
+        nodes = self.node_names()
+        if "nodeName" not in spec and nodes:
+            index = node_index if node_index is not None else random.randrange(len(nodes))
+            spec["nodeName"] = nodes[index % len(nodes)]
+        pod: Obj = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": pod_meta,
+            "spec": spec,
+            "status": {"phase": "Pending", "qosClass": "BestEffort"},
+        }
+        created = self.store.create("pods", pod)
+        now = time.monotonic()
+        self.pods.setdefault(created["metadata"]["uid"], PodRuntime(created=now, since=now))
+        return created
+
+    def delete_cascading(self, kind: str, namespace: str, name: str, policy: str) -> Obj | None:
+        """DELETE with a propagationPolicy: Orphan takes the owner's references off its dependents first,
+        Foreground marks the owner (deletionTimestamp, the foregroundDeletion finalizer) until the garbage
+        collector has deleted its dependents, Background deletes it now and its dependents after."""
+        obj = self.store.get(kind, namespace, name)
+        if obj is None:
+            return None
+        uid = obj["metadata"]["uid"]
+        dependents = self._dependents(uid)
+        if policy == "Orphan":
+            for dep_kind, dependent in dependents:
+                self.store.update(
+                    dep_kind,
+                    dependent["metadata"].get("namespace", ""),
+                    dependent["metadata"]["name"],
+                    lambda d: d["metadata"].__setitem__(
+                        "ownerReferences", [r for r in d["metadata"].get("ownerReferences", []) if r.get("uid") != uid]
+                    ),
+                )
+        elif policy == "Foreground" and dependents:
+
+            def mark(o: Obj) -> None:
+                o["metadata"].setdefault("deletionTimestamp", now_iso())
+                o["metadata"]["deletionGracePeriodSeconds"] = 0
+                finalizers = o["metadata"].setdefault("finalizers", [])
+                if FOREGROUND not in finalizers:
+                    finalizers.append(FOREGROUND)
+
+            return self.store.update(kind, namespace, name, mark)
+        self.inert.discard(uid)
+        return self.store.delete(kind, namespace, name)
+
+    def _dependents(self, uid: str) -> list[tuple[str, Obj]]:
+        return [
+            (kind, obj)
+            for kind in DEPENDENT_KINDS
+            for obj in self.store.list(kind)[0]
+            if any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences", []))
+        ]
+
+    def _collect_orphans(self) -> None:
+        """The garbage collector: dependents whose owners are all gone are deleted (objects without owners,
+        like a bare Pod, stay), and so are those of an owner in foreground deletion, which goes once it
+        has none left."""
+        owners = {o["metadata"]["uid"]: (kind, o) for kind in OWNER_KINDS for o in self.store.list(kind)[0]}
+        for kind in DEPENDENT_KINDS:
+            for obj in self.store.list(kind)[0]:
+                refs = obj["metadata"].get("ownerReferences", [])
+                if not refs:
+                    continue
+                live = [owners[ref["uid"]][1] for ref in refs if ref.get("uid") in owners]
+                foreground = any(FOREGROUND in (o["metadata"].get("finalizers") or []) for o in live)
+                if not live or foreground:
+                    if kind in OWNER_KINDS and foreground and self._dependents(obj["metadata"]["uid"]):
+                        self.delete_cascading(kind, obj["metadata"]["namespace"], obj["metadata"]["name"], "Foreground")
+                        continue
+                    self.store.delete(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
+                    self.pods.pop(obj["metadata"]["uid"], None)
+        for kind, owner in owners.values():
+            meta = owner["metadata"]
+            if FOREGROUND in (meta.get("finalizers") or []) and not self._dependents(meta["uid"]):
+                self.store.delete(kind, meta["namespace"], meta["name"])
+
+    # -- events ----------------------------------------------------------------------------------------
+    def event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
+        """An Event about `pod` from its node's kubelet."""
+        host = str(pod.get("spec", {}).get("nodeName") or "sim-node")
+        self.store.create("events", event_object(pod, "Pod", type_, reason, message, "kubelet", host))
+
+    def _event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
+        self.event(pod, type_, reason, message)
+
+    def _set_pod_status(self, pod: Obj, status: Obj) -> None:
+        meta = pod["metadata"]
+        self.store.update("pods", meta["namespace"], meta["name"], lambda p: p.__setitem__("status", status))
 
     def _runtime(self, deployment: Obj) -> DeploymentRuntime:
         meta = deployment["metadata"]
@@ -431,7 +515,7 @@ class Cluster:
         return [p for p in self.store.list("pods", meta["namespace"])[0] if owned_by(p, meta["uid"])]
 
     def _available(self, rs: Obj) -> int:
-        return sum(1 for p in self._pods_of(rs) if _pod_ready(p) and not p["metadata"].get("deletionTimestamp"))
+        return sum(1 for p in self._pods_of(rs) if pod_ready(p) and not p["metadata"].get("deletionTimestamp"))
 
     def _scale(self, deployment: Obj, new_rs: Obj, olds: list[Obj]) -> None:
         desired = int(deployment["spec"].get("replicas", 1))
@@ -476,7 +560,7 @@ class Cluster:
                 self.store.delete("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
                 self.pods.pop(pod["metadata"]["uid"], None)
         pods = self._pods_of(current)
-        ready = sum(1 for p in pods if _pod_ready(p) and not p["metadata"].get("deletionTimestamp"))
+        ready = sum(1 for p in pods if pod_ready(p) and not p["metadata"].get("deletionTimestamp"))
         status = {
             "replicas": len(pods),
             "fullyLabeledReplicas": len(pods),
@@ -591,94 +675,6 @@ class Cluster:
                 del status_obj[zero]  # the real API omits zero counts (omitempty)
         self.store.update("deployments", meta["namespace"], meta["name"], lambda d: d.__setitem__("status", status_obj))
 
-    def _collect_orphans(self) -> None:
-        """Garbage collection: ReplicaSets and pods whose owners are all gone are deleted (objects without
-        owners, like a bare Pod, stay)."""
-        for kind, owner_kind in (("replicasets", "deployments"), ("pods", "replicasets")):
-            live = {o["metadata"]["uid"] for o in self.store.list(owner_kind)[0]}
-            for obj in self.store.list(kind)[0]:
-                refs = obj["metadata"].get("ownerReferences", [])
-                if refs and not any(ref["uid"] in live for ref in refs):
-                    self.store.delete(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
-
-    # -- kubelet -------------------------------------------------------------------------------------
-    def _kubelet(self, pod: Obj) -> None:
-        meta = pod["metadata"]
-        runtime = self.pods.setdefault(meta["uid"], PodRuntime(created=time.monotonic(), since=time.monotonic()))
-        if meta.get("deletionTimestamp"):
-            return
-        now = time.monotonic()
-        container = pod["spec"]["containers"][0]
-        crash = self.scenario.crash or container["image"] in self.crash_images
-        if self.scenario.unschedulable and runtime.phase != "ready":
-            self._set_pod_status(pod, _unschedulable_status())
-            return
-        if (runtime.phase == "pulling" and now - runtime.since >= self.scenario.pull_delay) or (
-            runtime.phase == "backoff" and now - runtime.since >= 3.0
-        ):
-            pulls = {image: pull_image(image, self.registry) for image in pod_images(pod["spec"])}
-            failed, error = next(((image, p.error) for image, p in pulls.items() if p.error), ("", ""))
-            if error:
-                if runtime.phase == "pulling" or runtime.pull_error != error:
-                    self._event(pod, "Warning", "Failed", f'Failed to pull image "{failed}": {error}')
-                    self._event(pod, "Warning", "Failed", "Error: ErrImagePull")
-                runtime.phase, runtime.since, runtime.pull_error, runtime.failed_image = "backoff", now, error, failed
-            else:
-                for image in pulls:
-                    self._event(pod, "Normal", "Pulled", f'Container image "{image}" already present on machine')
-                runtime.image_ids = {image: p.image_id for image, p in pulls.items()}
-                runtime.phase, runtime.since = "running", now
-        elif runtime.phase == "running" and crash and now - runtime.since >= 0.3:
-            runtime.phase, runtime.since, runtime.restarts = "crashed", now, runtime.restarts + 1
-            self._event(
-                pod,
-                "Warning",
-                "BackOff",
-                f"Back-off restarting failed container {container['name']} in pod "
-                f"{meta['name']}_{meta['namespace']}({meta['uid']})",
-            )
-        elif runtime.phase == "crashed" and now - runtime.since >= 1.0:
-            runtime.phase, runtime.since = "running", now
-        elif (
-            runtime.phase == "running"
-            and not crash
-            and not self.scenario.never_ready
-            and now - runtime.since >= self.scenario.ready_delay
-            and self.ready_gate.is_set()
-        ):
-            runtime.phase, runtime.since = "ready", now
-        self._set_pod_status(pod, _pod_status(pod, runtime, now))
-
-    def _set_pod_status(self, pod: Obj, status: Obj) -> None:
-        meta = pod["metadata"]
-        self.store.update("pods", meta["namespace"], meta["name"], lambda p: p.__setitem__("status", status))
-
-    def _event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
-        meta = pod["metadata"]
-        stamp = now_iso()
-        self.store.create(
-            "events",
-            {
-                "apiVersion": "v1",
-                "kind": "Event",
-                "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": meta["namespace"]},
-                "involvedObject": {
-                    "kind": "Pod",
-                    "namespace": meta["namespace"],
-                    "name": meta["name"],
-                    "uid": meta["uid"],
-                    "apiVersion": "v1",
-                },
-                "reason": reason,
-                "message": message,
-                "type": type_,
-                "count": 1,
-                "firstTimestamp": stamp,
-                "lastTimestamp": stamp,
-                "source": {"component": "kubelet", "host": "sim-node"},
-            },
-        )
-
     # -- queries for tests and benchmarks --------------------------------------------------------------
     def completed_at(self, namespace: str, name: str, generation: int) -> float | None:
         deployment = self.store.get("deployments", namespace, name)
@@ -698,10 +694,6 @@ def _complete(deployment: Obj) -> bool:
     return observed and all(int(count) == desired for count in counts)
 
 
-def _pod_ready(pod: Obj) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", []))
-
-
 def _condition(type_: str, status: str, reason: str, message: str, old: Obj | None) -> Obj:
     stamp = now_iso()
     same = old is not None and old.get("status") == status and old.get("reason") == reason
@@ -713,101 +705,3 @@ def _condition(type_: str, status: str, reason: str, message: str, old: Obj | No
         "reason": reason,
         "message": message,
     }
-
-
-def _unschedulable_status() -> Obj:
-    return {
-        "phase": "Pending",
-        "qosClass": "BestEffort",
-        "conditions": [
-            {
-                "type": "PodScheduled",
-                "status": "False",
-                "reason": "Unschedulable",
-                "lastProbeTime": None,
-                "message": "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
-                "1 No preemption victims found for incoming pod.",
-            }
-        ],
-    }
-
-
-def _pod_status(pod: Obj, runtime: PodRuntime, now: float) -> Obj:
-    container = pod["spec"]["containers"][0]
-    ready = runtime.phase == "ready"
-    state: Obj
-    last_state: Obj = {}
-    if runtime.phase == "pulling":
-        state = {"waiting": {"reason": "ContainerCreating"}}
-    elif runtime.phase == "backoff":
-        if now - runtime.since < 1.0:
-            state = {"waiting": {"reason": "ErrImagePull", "message": runtime.pull_error}}
-        else:
-            failed = runtime.failed_image or container["image"]
-            state = {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{failed}"'}}
-    elif runtime.phase == "crashed":
-        stamp = pod["metadata"]["creationTimestamp"]
-        terminated = {"exitCode": 1, "reason": "Error", "startedAt": stamp, "finishedAt": stamp}
-        if now - runtime.since < 0.3:
-            state = {"terminated": terminated}
-        else:
-            state = {
-                "waiting": {
-                    "reason": "CrashLoopBackOff",
-                    "message": f"back-off 10s restarting failed "
-                    f"container={container['name']} pod={pod['metadata']['name']}"
-                    f"_{pod['metadata']['namespace']}({pod['metadata']['uid']})",
-                }
-            }
-            last_state = {"terminated": terminated}
-    else:
-        state = {"running": {"startedAt": pod["metadata"]["creationTimestamp"]}}
-    started = "running" in state
-    conditions: list[Obj] = [
-        {"type": "PodReadyToStartContainers", "status": "True"},
-        {"type": "Initialized", "status": "True"},
-        {"type": "Ready", "status": "True" if ready else "False"},
-        {"type": "ContainersReady", "status": "True" if ready else "False"},
-        {"type": "PodScheduled", "status": "True"},
-    ]
-    for condition in conditions:
-        condition["lastProbeTime"] = None
-        if condition["status"] == "False":
-            condition["reason"] = "ContainersNotReady"
-    status: Obj = {
-        "phase": "Running" if started or runtime.restarts else "Pending",
-        "conditions": conditions,
-        "hostIP": "10.0.0.1",
-        "podIP": "10.244.0.10" if started else None,
-        "qosClass": "BestEffort",
-        "containerStatuses": [
-            {
-                "name": c["name"],
-                "image": c["image"],
-                "imageID": runtime.image_ids.get(c["image"], ""),
-                "ready": ready,
-                "started": started,
-                "restartCount": runtime.restarts,
-                "state": state,
-                "lastState": last_state,
-            }
-            for c in pod["spec"]["containers"]
-        ],
-    }
-    if pod["spec"].get("initContainers"):  # not run: completed once every image is pulled
-        stamp = pod["metadata"]["creationTimestamp"]
-        done = {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": stamp, "finishedAt": stamp}}
-        status["initContainerStatuses"] = [
-            {
-                "name": c["name"],
-                "image": c["image"],
-                "imageID": runtime.image_ids.get(c["image"], ""),
-                "ready": bool(runtime.image_ids),
-                "started": False,
-                "restartCount": 0,
-                "state": done if runtime.image_ids else {"waiting": {"reason": "PodInitializing"}},
-                "lastState": {},
-            }
-            for c in pod["spec"]["initContainers"]
-        ]
-    return status

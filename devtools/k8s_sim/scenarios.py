@@ -28,6 +28,8 @@ class Scenario:
     delete_after: float = 0.0  # the Deployment is deleted this long after its rollout started
     expect_success: bool = True
     pod_failure: bool = False  # Conveyor should fail early on the new pods
+    nodes: int = 2  # simulated nodes, sim-node-1 .. sim-node-N (a DaemonSet runs a pod on each)
+    job_backoff: float = 1.0  # a Job replaces a failed pod after this, doubled per failure (10 s in a cluster)
 
 
 SCENARIOS: dict[str, Scenario] = {

@@ -1,8 +1,10 @@
 """A simulated Kubernetes API server on 127.0.0.1 that the real `kubernetes` Python client and real
-`kubectl` talk to: discovery, namespaces, Deployments (get, list, patch, delete, watch), ReplicaSets,
-StatefulSets, DaemonSets, Jobs, CronJobs, Pods and Events, with the real watch protocol (chunked JSON lines,
-resourceVersion, timeoutSeconds, fieldSelector, 410 Gone as an ERROR event), and RBAC's 403 Forbidden for
-the kinds a test forbids. Every request is recorded with its body."""
+`kubectl` talk to: discovery, namespaces, nodes, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs,
+CronJobs, ControllerRevisions, Pods (and pods/log) and Events: get, list (with limit/continue pagination),
+create (POST), patch, delete (with propagationPolicy) and watch, with the real watch protocol (chunked JSON
+lines, resourceVersion, timeoutSeconds, fieldSelector, 410 Gone as an ERROR event), and RBAC's 403 Forbidden
+for the kinds a test forbids: everywhere, only at the cluster scope, or only in some namespaces. Every
+request is recorded with its body."""
 
 from __future__ import annotations
 
@@ -20,13 +22,17 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 from devtools.k8s_sim.cluster import Cluster
+from devtools.k8s_sim.defaults import Invalid
+from devtools.k8s_sim.kubelet import LogError
+from devtools.k8s_sim.paging import INCONSISTENT_CONTINUE, InvalidContinue, decode_continue, encode_continue, paginate
 from devtools.k8s_sim.patch import PatchError, field_match, json_patch, label_match, merge_patch, strategic_merge
 from devtools.k8s_sim.scenarios import Scenario
-from devtools.k8s_sim.store import Gone, Obj, Store
+from devtools.k8s_sim.store import Gone, Obj, Store, now_iso
 
 # kind in the store -> (group/version, Kind, namespaced, short names)
 RESOURCES: dict[str, tuple[str, str, bool, list[str]]] = {
     "namespaces": ("v1", "Namespace", False, ["ns"]),
+    "nodes": ("v1", "Node", False, ["no"]),
     "pods": ("v1", "Pod", True, ["po"]),
     "events": ("v1", "Event", True, ["ev"]),
     "deployments": ("apps/v1", "Deployment", True, ["deploy"]),
@@ -35,9 +41,18 @@ RESOURCES: dict[str, tuple[str, str, bool, list[str]]] = {
     "daemonsets": ("apps/v1", "DaemonSet", True, ["ds"]),
     "jobs": ("batch/v1", "Job", True, []),
     "cronjobs": ("batch/v1", "CronJob", True, ["cj"]),
+    "controllerrevisions": ("apps/v1", "ControllerRevision", True, []),
 }
+NOT_IN_ALL = ("events", "controllerrevisions")  # namespaced kinds outside `kubectl get all`
+# DELETE without a propagationPolicy: batch/v1 Jobs still orphan their pods (and the server says so)
+DEFAULT_PROPAGATION = {"jobs": "Orphan"}
+JOB_ORPHAN_WARNING = (
+    '299 - "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to '
+    'remove them or set propagationPolicy=Orphan to suppress this warning"'
+)
 GROUPS = ("apps", "batch")  # the API groups served, each at version v1
 WITH_STATUS = ("deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs")  # a /status too
+WITH_SCALE = ("deployments", "replicasets", "statefulsets")  # a /scale subresource (kubectl scale)
 DEFAULT_USER = "system:serviceaccount:conveyor:deployer"
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
@@ -66,6 +81,9 @@ class SimState:
     requests: list[Recorded] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)  # "gone:<client>" 410 events, "dropped:<client>" cuts
     forbidden: set[str] = field(default_factory=set)  # plural kinds RBAC denies to every verb (403 Forbidden)
+    forbidden_cluster_wide: set[str] = field(default_factory=set)  # kinds denied only at the cluster scope
+    forbidden_namespaces: dict[str, set[str]] = field(default_factory=dict)  # kind -> namespaces where denied
+    expiring_continues: int = 0  # the next this many continue requests answer 410 Expired
     user: str = DEFAULT_USER  # who RBAC names in a 403
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -81,6 +99,45 @@ class SimState:
     def recorded(self, method: str = "", path_part: str = "") -> list[Recorded]:
         with self.lock:
             return [r for r in self.requests if (not method or r.method == method) and path_part in r.path]
+
+    def forbid(self, kind: str, namespaces: tuple[str, ...] = (), cluster_wide: bool = False) -> None:
+        """RBAC denies `kind` (plural): in these `namespaces`, and/or (`cluster_wide`) across all
+        namespaces (a request without a namespace: `kubectl get KIND -A`) while namespaced requests work.
+        With neither, everywhere (as adding to `forbidden`)."""
+        with self.lock:
+            if not namespaces and not cluster_wide:
+                self.forbidden.add(kind)
+            if cluster_wide:
+                self.forbidden_cluster_wide.add(kind)
+            if namespaces:
+                self.forbidden_namespaces.setdefault(kind, set()).update(namespaces)
+
+    def denies(self, kind: str, namespace: str | None) -> bool:
+        """Whether RBAC refuses a request for `kind` in `namespace` (None: at the cluster scope)."""
+        with self.lock:
+            if kind in self.forbidden:
+                return True
+            if namespace is None:
+                return kind in self.forbidden_cluster_wide and RESOURCES[kind][2]
+            return namespace in self.forbidden_namespaces.get(kind, set())
+
+    def expire_next_continue(self, count: int = 1) -> None:
+        """The next `count` list requests that carry a continue token answer 410 Expired, as after an etcd
+        compaction (kubectl's second chunk fails; client-go's pager falls back to a full list)."""
+        with self.lock:
+            self.expiring_continues += count
+
+    def expire_continue_tokens(self) -> None:
+        """Compact the store now: every continue token handed out so far has expired (and watches from an
+        older resourceVersion get 410 Gone)."""
+        self.store.compact_now()
+
+    def take_expiry(self) -> bool:
+        with self.lock:
+            if self.expiring_continues > 0:
+                self.expiring_continues -= 1
+                return True
+            return False
 
 
 def status_body(code: int, reason: str, message: str, details: Obj | None = None) -> Obj:
@@ -98,12 +155,13 @@ def status_body(code: int, reason: str, message: str, details: Obj | None = None
     return body
 
 
-def forbidden_body(user: str, verb: str, kind: str, namespace: str | None, name: str) -> Obj:
+def forbidden_body(user: str, verb: str, kind: str, namespace: str | None, name: str, subresource: str = "") -> Obj:
     """RBAC's denial, word for word as the API server builds it (forbiddenMessage + NewForbidden)."""
     group = _group(kind)
     qualified = f"{kind}.{group}" if group else kind
     scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
-    reason = f'User "{user}" cannot {verb} resource "{kind}" in API group "{group}" {scope}'
+    resource = f"{kind}/{subresource}" if subresource else kind
+    reason = f'User "{user}" cannot {verb} resource "{resource}" in API group "{group}" {scope}'
     subject = f'{qualified} "{name}"' if name else qualified
     details = {k: v for k, v in (("name", name), ("group", group), ("kind", kind)) if v}
     return status_body(403, "Forbidden", f"{subject} is forbidden: {reason}", details)
@@ -123,9 +181,25 @@ def resource_list(group_version: str) -> Obj:
         }
         if short:  # omitempty, as the real server
             resource["shortNames"] = short
-        if namespaced and plural != "events":
+        if namespaced and plural not in NOT_IN_ALL:
             resource["categories"] = ["all"]
         resources.append(resource)
+        if plural == "pods":
+            resources.append(
+                {"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]}
+            )
+        if plural in WITH_SCALE:
+            resources.append(
+                {
+                    "name": f"{plural}/scale",
+                    "singularName": "",
+                    "namespaced": True,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
         if plural in WITH_STATUS:
             resources.append(
                 {
@@ -155,10 +229,21 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send(self, code: int, body: Obj) -> None:
-        data = json.dumps(body).encode()
+    def _send(self, code: int, body: Obj, headers: dict[str, str] | None = None) -> None:
+        # compact, as the real server: kubectl compares a ControllerRevision's raw `data` byte for byte
+        data = json.dumps(body, separators=(",", ":")).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_text(self, code: int, text: str) -> None:
+        data = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -169,7 +254,7 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         url = urlsplit(self.path)
         query = parse_qs(url.query)
-        body = self._body() if method in ("PATCH", "PUT", "POST") else b""
+        body = self._body() if method in ("PATCH", "PUT", "POST", "DELETE") else b""
         agent = self.headers.get("User-Agent", "")
         self.sim.record(Recorded(method, url.path, query, self.headers.get("Content-Type", ""), body, agent))
         try:
@@ -227,6 +312,8 @@ class Handler(BaseHTTPRequestHandler):
                 version = {"groupVersion": f"{group}/v1", "version": "v1"}
                 groups.append({"name": group, "versions": [version], "preferredVersion": version})
             return self._send(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+        if method == "GET" and (path == "/openapi/v3" or path.startswith("/openapi/v3/")):
+            return self._openapi(path)
         if method == "GET" and path == "/api/v1":
             return self._send(200, resource_list("v1"))
         if parts[:2] == ["api", "v1"]:
@@ -236,6 +323,33 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, resource_list(f"{parts[1]}/v1"))
             return self._resource(method, parts[3:], f"{parts[1]}/v1", query, body)
         return self._error(404, "NotFound", "the server could not find the requested resource")
+
+    def _openapi(self, path: str) -> None:
+        """Just enough OpenAPI v3 for kubectl to see that the server validates fields itself (each PATCH
+        operation takes fieldValidation), so `kubectl create -f` sends fieldValidation=Strict instead of
+        downloading schemas to validate with."""
+        versions = ["api/v1", *(f"apis/{group}/v1" for group in GROUPS)]
+        if path == "/openapi/v3":
+            index = {gv: {"serverRelativeURL": f"/openapi/v3/{gv}?hash=sim"} for gv in versions}
+            return self._send(200, {"paths": index})
+        gv_path = path.removeprefix("/openapi/v3/")
+        if gv_path not in versions:
+            return self._error(404, "NotFound", "the server could not find the requested resource")
+        group_version = "v1" if gv_path == "api/v1" else gv_path.removeprefix("apis/")
+        group, _, version = group_version.rpartition("/")
+        paths: Obj = {}
+        for plural, (gv, kind, namespaced, _) in RESOURCES.items():
+            if gv != group_version:
+                continue
+            prefix = f"/{gv_path}/namespaces/{{namespace}}" if namespaced else f"/{gv_path}"
+            operation = {
+                "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": kind},
+                "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "OK"}},
+            }
+            paths[f"{prefix}/{plural}/{{name}}"] = {"patch": operation}
+        info = {"title": "Kubernetes", "version": "v1.32.0"}
+        return self._send(200, {"openapi": "3.0.0", "info": info, "paths": paths, "components": {"schemas": {}}})
 
     def _resource(self, method: str, rest: list[str], gv: str, query: dict[str, list[str]], body: bytes) -> None:
         namespace = None
@@ -247,23 +361,146 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(404, "NotFound", "the server could not find the requested resource")
         kind = rest[0]
         name = rest[1] if len(rest) > 1 else ""
-        if kind in self.sim.forbidden:
+        subresource = rest[2] if len(rest) > 2 else ""
+        if self.sim.denies(kind, namespace):
             verb = _verb(method, name, query)
-            return self._send(403, forbidden_body(self.sim.user, verb, kind, namespace, name))
+            return self._send(403, forbidden_body(self.sim.user, verb, kind, namespace, name, subresource))
         if not name and method == "GET":
             if _flag(query, "watch"):
                 return self._watch(kind, namespace, query)
             return self._list(kind, namespace, query)
+        if not name and method == "POST":
+            return self._create(kind, namespace, query, body)
+        if method == "GET" and kind == "pods" and subresource == "log":
+            return self._log(namespace or "", name, query)
+        if subresource == "scale" and kind in WITH_SCALE and method in ("GET", "PATCH", "PUT"):
+            return self._scale(method, kind, namespace or "", name, body)
         if method == "GET":
             return self._get(kind, namespace or "", name)
         if method == "PATCH" and len(rest) == 2:
             return self._patch(kind, namespace or "", name, body)
         if method == "DELETE" and len(rest) == 2:
-            deleted = self.sim.store.delete(kind, namespace or "", name)
-            if deleted is None:
-                return self._not_found(kind, name)
-            return self._send(200, deleted)
+            return self._delete(kind, namespace or "", name, query, body)
         return self._error(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def _create(self, kind: str, namespace: str | None, query: dict[str, list[str]], body: bytes) -> None:
+        """POST to a collection: defaulted, stored, 201 Created (409 AlreadyExists, 422 Invalid). JSON or
+        YAML bodies only: kubectl's typed clients (`kubectl create deployment`) send protobuf, refused 415."""
+        content_type = self.headers.get("Content-Type", "application/json").split(";")[0].strip()
+        if content_type not in ("application/json", "application/yaml", ""):
+            return self._error(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"application/json, application/yaml (the simulator cannot decode {content_type})",
+            )
+        try:
+            obj = yaml.safe_load(body) if content_type == "application/yaml" else json.loads(body or b"null")
+        except (ValueError, yaml.YAMLError) as exc:
+            return self._error(400, "BadRequest", f"error decoding body: {exc}")
+        if not isinstance(obj, dict):
+            return self._error(400, "BadRequest", "the body of the request is not an object")
+        meta = obj.setdefault("metadata", {})
+        namespaced = RESOURCES[kind][2]
+        if namespaced:
+            if meta.get("namespace") and namespace and meta["namespace"] != namespace:
+                mismatch = "the namespace of the provided object does not match the namespace sent on the request"
+                return self._error(400, "BadRequest", mismatch)
+            if namespace is None:
+                return self._error(405, "MethodNotAllowed", "the server does not allow this method on this resource")
+            meta["namespace"] = namespace
+            if self.sim.store.get("namespaces", "", namespace) is None:
+                return self._error(
+                    404,
+                    "NotFound",
+                    f'namespaces "{namespace}" not found',
+                    {"name": namespace, "kind": "namespaces"},
+                )
+        try:
+            created = self.sim.cluster.create(kind, obj)
+        except Invalid as exc:
+            return self._error(422, "Invalid", exc.message, exc.details)
+        except FileExistsError:
+            group = _group(kind)
+            qualified = f"{kind}.{group}" if group else kind
+            name = str(meta.get("name", ""))
+            details = {k: v for k, v in (("name", name), ("group", group), ("kind", kind)) if v}
+            return self._error(409, "AlreadyExists", f'{qualified} "{name}" already exists', details)
+        if query.get("dryRun"):
+            self.sim.store.delete(kind, created["metadata"].get("namespace", ""), created["metadata"]["name"])
+        return self._send(201, _typed(kind, created))
+
+    def _delete(self, kind: str, namespace: str, name: str, query: dict[str, list[str]], body: bytes) -> None:
+        """DELETE honouring propagationPolicy (query or DeleteOptions body; orphanDependents too)."""
+        options: Obj = {}
+        if body.strip():
+            try:
+                decoded = json.loads(body)
+            except json.JSONDecodeError as exc:
+                return self._error(400, "BadRequest", f"error decoding DeleteOptions: {exc}")
+            options = decoded if isinstance(decoded, dict) else {}
+        policy = query.get("propagationPolicy", [""])[0] or str(options.get("propagationPolicy") or "")
+        if not policy and isinstance(options.get("orphanDependents"), bool):
+            policy = "Orphan" if options["orphanDependents"] else "Background"
+        headers = {}
+        if not policy:
+            policy = DEFAULT_PROPAGATION.get(kind, "Background")
+            if kind == "jobs":
+                headers["Warning"] = JOB_ORPHAN_WARNING
+        if policy not in ("Orphan", "Background", "Foreground"):
+            return self._error(
+                422,
+                "Invalid",
+                f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "{policy}": '
+                'supported values: "Foreground", "Background", "Orphan", "nil"',
+            )
+        deleted = self.sim.cluster.delete_cascading(kind, namespace, name, policy)
+        if deleted is None:
+            return self._not_found(kind, name)
+        return self._send(200, _typed(kind, deleted), headers)
+
+    def _scale(self, method: str, kind: str, namespace: str, name: str, body: bytes) -> None:
+        """The autoscaling/v1 Scale subresource: read, or set spec.replicas through a patch or an update."""
+        obj = self.sim.store.get(kind, namespace, name)
+        if obj is None:
+            return self._not_found(kind, name)
+        if method != "GET":
+            try:
+                change = json.loads(body or b"{}")
+            except json.JSONDecodeError as exc:
+                return self._error(400, "BadRequest", f"error decoding body: {exc}")
+            current = _scale_of(obj)
+            content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
+            try:
+                wanted = json_patch(current, change) if content_type == "application/json-patch+json" else None
+            except (PatchError, KeyError, IndexError, ValueError, TypeError) as exc:
+                return self._error(422, "Invalid", str(exc))
+            if wanted is None:
+                wanted = change if method == "PUT" else merge_patch(current, change)
+            replicas = int(wanted.get("spec", {}).get("replicas", current["spec"]["replicas"]))
+            obj = (
+                self.sim.store.update(kind, namespace, name, lambda o: o["spec"].__setitem__("replicas", replicas))
+                or obj
+            )
+        return self._send(200, _scale_of(obj))
+
+    def _log(self, namespace: str, name: str, query: dict[str, list[str]]) -> None:
+        """GET pods/{name}/log: what the simulated containers printed, as text/plain."""
+        pod = self.sim.store.get("pods", namespace, name)
+        if pod is None:
+            return self._not_found("pods", name)
+        tail_lines = query.get("tailLines", [""])[0]
+        try:
+            text = self.sim.cluster.kubelet.log(
+                pod,
+                query.get("container", [""])[0],
+                int(tail_lines) if tail_lines else None,
+                _flag(query, "timestamps"),
+                _flag(query, "previous"),
+            )
+        except LogError as exc:
+            return self._error(400, "BadRequest", str(exc))
+        return self._send_text(200, text)
 
     def _not_found(self, kind: str, name: str) -> None:
         group = _group(kind)
@@ -285,16 +522,45 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, _typed(kind, obj))
 
     def _list(self, kind: str, namespace: str | None, query: dict[str, list[str]]) -> None:
-        items, rv = self.sim.store.list(kind, namespace)
+        store = self.sim.store
+        try:
+            limit = max(0, int(query.get("limit", ["0"])[0] or 0))
+        except ValueError:
+            return self._error(400, "BadRequest", f"invalid limit: {query['limit'][0]}")
+        token = query.get("continue", [""])[0]
+        start = ""
+        if token:
+            try:
+                start, rv = decode_continue(token)
+            except InvalidContinue as exc:
+                return self._error(400, "BadRequest", f"invalid continue token: {exc}")
+            try:
+                if self.sim.take_expiry():
+                    raise Gone("expired on request")
+                if rv == -1:  # continue from the newest data
+                    items, rv = store.list(kind, namespace)
+                else:
+                    items = store.list_at(kind, namespace, rv)
+            except Gone:
+                body = status_body(410, "Expired", INCONSISTENT_CONTINUE)
+                body["metadata"] = {"continue": encode_continue(start, -1)}
+                return self._send(410, body)
+        else:
+            items, rv = store.list(kind, namespace)
         items = [i for i in items if _selected(i, query)]
+        selectors = bool(query.get("labelSelector", [""])[0] or query.get("fieldSelector", [""])[0])
+        cluster_wide = namespace is None and RESOURCES[kind][2]
+        page = paginate(items, cluster_wide, limit, start, rv, counted=not selectors)
         gv, kind_name, _, _ = RESOURCES[kind]
-        for item in items:
+        for item in page.items:
             item.pop("apiVersion", None)
             item.pop("kind", None)
-        self._send(
-            200,
-            {"kind": f"{kind_name}List", "apiVersion": gv, "metadata": {"resourceVersion": str(rv)}, "items": items},
-        )
+        metadata: Obj = {"resourceVersion": str(rv)}
+        if page.token:
+            metadata["continue"] = page.token
+        if page.remaining is not None:
+            metadata["remainingItemCount"] = page.remaining
+        self._send(200, {"kind": f"{kind_name}List", "apiVersion": gv, "metadata": metadata, "items": page.items})
 
     def _patch(self, kind: str, namespace: str, name: str, body: bytes) -> None:
         content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
@@ -389,6 +655,22 @@ class Handler(BaseHTTPRequestHandler):
             store.wait_for_change(last, max(0.0, min(0.5, wait_until - time.monotonic())))
 
 
+def _scale_of(obj: Obj) -> Obj:
+    """The autoscaling/v1 Scale of a Deployment, ReplicaSet or StatefulSet."""
+    keys = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+    selector = obj["spec"].get("selector", {}).get("matchLabels", {})
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {k: obj["metadata"][k] for k in keys if k in obj["metadata"]},
+        "spec": {"replicas": int(obj["spec"].get("replicas", 1))},
+        "status": {
+            "replicas": int(obj.get("status", {}).get("replicas", 0)),
+            "selector": ",".join(f"{k}={v}" for k, v in sorted(selector.items())),
+        },
+    }
+
+
 def _without_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _without_nulls(v) for k, v in value.items() if v is not None}
@@ -423,6 +705,47 @@ def _selected(obj: Obj, query: dict[str, list[str]]) -> bool:
 def _typed(kind: str, obj: Obj) -> Obj:
     gv, kind_name, _, _ = RESOURCES[kind]
     return {"apiVersion": gv, "kind": kind_name, **{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}}
+
+
+def node(name: str, number: int) -> Obj:
+    """A Ready simulated node, as its kubelet registers it."""
+    stamp = now_iso()
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "beta.kubernetes.io/os": "linux",
+                "beta.kubernetes.io/arch": "amd64",
+            },
+        },
+        "spec": {"podCIDR": f"10.244.{number}.0/24", "podCIDRs": [f"10.244.{number}.0/24"]},
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "lastHeartbeatTime": stamp,
+                    "lastTransitionTime": stamp,
+                    "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status",
+                }
+            ],
+            "addresses": [{"type": "InternalIP", "address": f"10.0.0.{number}"}, {"type": "Hostname", "address": name}],
+            "nodeInfo": {
+                "kubeletVersion": "v1.32.0-sim",
+                "containerRuntimeVersion": "containerd://1.7.24",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+                "osImage": "Simulated Linux",
+                "kernelVersion": "6.1.0",
+            },
+        },
+    }
 
 
 class SimServer(ThreadingHTTPServer):
@@ -476,6 +799,8 @@ class KubeSim:
                     "status": {"phase": "Active"},
                 },
             )
+        for number in range(1, self.scenario.nodes + 1):
+            store.create("nodes", node(f"sim-node-{number}", number))
         cluster = Cluster(store=store, scenario=self.scenario, registry=self.registry)
         self.state = SimState(store=store, cluster=cluster, scenario=self.scenario)
         self._server = SimServer(("127.0.0.1", 0), Handler)

@@ -32,6 +32,7 @@ class WatchEvent:
 
 
 Events = list[WatchEvent]  # named outside Store, whose `list` method shadows the builtin there
+Objs = list[Obj]
 
 
 class Gone(Exception):
@@ -74,12 +75,20 @@ class Store:
         if self.keep_history:
             self.history.append(event)
             if len(self.history) > 5000:
-                self.compacted = self.history[0].rv
+                self.compacted = self.history[999].rv
                 del self.history[:1000]
         else:
             self.history = [event]
             self.compacted = event.rv - 1
         self.cond.notify_all()
+
+    def add(self, kind: str, obj: Obj) -> Obj | None:
+        """Create `obj` unless an object of that kind, namespace and name exists (then None)."""
+        with self.cond:
+            meta = obj.get("metadata", {})
+            if (kind, meta.get("namespace", ""), meta.get("name")) in self.objects:
+                return None
+            return self.create(kind, obj)
 
     def create(self, kind: str, obj: Obj) -> Obj:
         with self.cond:
@@ -125,6 +134,41 @@ class Store:
         with self.cond:
             self.history.clear()
             self.compacted = self.rv
+
+    def compact_now(self) -> None:
+        """Compact at a new revision, as etcd's compaction after a write: every resourceVersion handed out
+        so far is gone (continue tokens expire, watches from them get 410 Gone)."""
+        with self.cond:
+            self._bump()
+            self.compact()
+
+    # -- consistent reads (what etcd's MVCC gives a paginated list) -------------------------------------
+    def list_at(self, kind: str, namespace: str | None, rv: int) -> Objs:
+        """The objects of `kind` (in `namespace`) as they were at resourceVersion `rv`, rebuilt from the
+        history; Gone when that history was compacted."""
+        with self.cond:
+            if rv < self.compacted or rv > self.rv:
+                raise Gone(f"too old resource version: {rv} ({self.compacted + 1})")
+            state = {
+                key: obj
+                for key, obj in self.objects.items()
+                if key[0] == kind and (namespace is None or key[1] == namespace)
+            }
+            relevant = [e for e in self.history if e.kind == kind and (namespace is None or e.namespace == namespace)]
+            touched = {(kind, e.namespace, e.obj["metadata"]["name"]) for e in relevant if e.rv > rv}
+            for key in touched:
+                events = [e for e in relevant if (e.kind, e.namespace, e.obj["metadata"]["name"]) == key]
+                before = [e for e in events if e.rv <= rv]
+                if before:
+                    if before[-1].type == "DELETED":
+                        state.pop(key, None)
+                    else:
+                        state[key] = before[-1].obj
+                elif next(e for e in events if e.rv > rv).type == "ADDED":
+                    state.pop(key, None)
+                else:  # its earlier history is gone
+                    raise Gone(f"too old resource version: {rv} ({self.compacted + 1})")
+            return [copy.deepcopy(obj) for _, obj in sorted(state.items())]
 
     # -- watch ---------------------------------------------------------------------------------------
     def events_after(self, rv: int, kind: str, namespace: str | None) -> Events:
