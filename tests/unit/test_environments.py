@@ -120,7 +120,7 @@ def test_promotion_moves_the_deployed_environments_tag_for_its_images(
 ) -> None:
     promoted: list[tuple[str, str]] = []
 
-    def promote(_client: object, repository: str, release: str, tag: str, dry_run: bool) -> str:
+    def promote(_client: object, repository: str, release: str, tag: str, dry_run: bool, _seen: object) -> str:
         assert release == f"prod-{SHA}"
         promoted.append((repository, tag))
         return "promoted"

@@ -5,7 +5,7 @@ with no I/O."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -123,6 +123,7 @@ class CleanupPolicy:
     keep_newest: int | None = None
     older_than: timedelta | None = None
     gone_branches: bool = False
+    older_than_text: str = field(default="", compare=False)  # as the user wrote it: `30d`
 
     @property
     def needs_ages(self) -> bool:

@@ -233,6 +233,7 @@ def cleanup_policy(raw: object) -> tuple[CleanupPolicy, ...]:
                 keep_newest=newest,
                 older_than=parse_duration(age, key(*where, "older_than"), AGE_MAX) if age is not None else None,
                 gone_branches=gone,
+                older_than_text=str(age) if age is not None else "",
             )
         )
     return tuple(rules)

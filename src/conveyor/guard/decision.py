@@ -44,13 +44,13 @@ class Facts:
     deploy_order: tuple[str, ...] = ()  # the promotion tags of the environments, in the order they are deployed
 
 
-Action = Literal["delete", "keep", "absent"]
+Action = Literal["delete", "keep", "absent", "skipped"]
 
 
 @dataclass(frozen=True)
 class GuardVerdict:
-    """The guard's word on one candidate tag: delete (with the permit the registry layer needs), keep, or
-    absent (already gone), and why."""
+    """The guard's word on one candidate tag: delete (with the permit the registry layer needs), keep,
+    absent (already gone) or skipped (listed, but its manifest is missing), and why."""
 
     tag: str
     action: Action
@@ -90,6 +90,8 @@ def decide(candidates: Mapping[str, str], facts: Facts) -> list[GuardVerdict]:
         info = facts.tags.get(tag)
         if info is None:
             verdicts.append(GuardVerdict(tag, "absent", "no such tag (already gone)"))
+        elif info.missing:
+            verdicts.append(GuardVerdict(tag, "skipped", "listed, manifest missing: skipped"))
         elif info.placeholder:
             why = "placeholder left by an interrupted deletion"
             verdicts.append(GuardVerdict(tag, "delete", why, info.digest, _permit(facts, info, why, placeholder=True)))

@@ -1,9 +1,18 @@
-"""Cleanup policies, GitLab-style, planned as a pure function of a repository's tags: tags matching the keep
-regex always stay; of those matching the delete regex (empty: none), the `keep_newest` newest stay and the
-rest go if older than `older_than` (or at once when no age is set); a tag whose age cannot be read stays and
-never displaces one. With the live branches, branch tags of branches that no longer exist go, and commit
-tags sharing their digest. Regexes match whole tags. What the plan deletes, the deletion guard still
-weighs."""
+r"""Cleanup policies, GitLab-style, planned as a pure function of a repository's tags, in the order of
+GitLab's cleanup service (app/services/projects/container_repository/cleanup_tags_base_service.rb):
+
+1. `latest` is never deleted by a policy (GitLab's `keep_latest`);
+2. a tag the keep regex matches stays: Conveyor keeps it when the regex matches the WHOLE tag, and also
+   when it matches GitLab's way, which wraps the pattern as `\A` + pattern + `\z` without a group, so
+   `main|release` keeps every tag starting with `main` and every tag ending with `release`;
+3. with the live branches, tags of branches origin no longer has go, and commit tags sharing their digest;
+4. a tag goes only when the delete regex matches the whole tag (GitLab's wider reading would delete more);
+5. of those, the `keep_newest` newest stay, counted after `latest` and the keep regex's tags are set aside;
+   a tag whose age cannot be read stays and never takes a slot (GitLab counts it as now: stricter here);
+6. the rest go when older than `older_than` (or at once when no age is set).
+
+A tag the registry lists but whose manifest cannot be read is skipped, with its own line. What the plan
+deletes, the deletion guard still weighs."""
 
 from __future__ import annotations
 
@@ -12,9 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from conveyor import tagnames
+from conveyor.config.durations import describe
 from conveyor.config.model import CleanupPolicy
 from conveyor.config.patterns import Pattern, compile_pattern
 from conveyor.registry.inventory import TagInfo
+
+LATEST = "latest"
 
 
 @dataclass(frozen=True)
@@ -54,19 +66,24 @@ def plan_policy(
     branches on origin, for `gone_branches` (None: that rule is off). Placeholders are not images: the
     caller finishes them."""
     tags = [info for info in tags if not info.placeholder]
-    keep = _compile(policy.keep_regex, "--keep")
+    keep = _keep_readings(policy.keep_regex)
     delete = _compile(policy.delete_regex, "--delete")
     decided: dict[str, PlannedTag] = {}
     for info in tags:
-        if keep is not None and keep.fullmatch(info.tag):
-            decided[info.tag] = PlannedTag(info.tag, False, "keep-regex", f"matches {policy.keep_regex!r}", info.digest)
+        if info.missing:
+            decided[info.tag] = PlannedTag(info.tag, False, "skipped", "listed, manifest missing: skipped")
+        elif info.tag == LATEST:
+            decided[info.tag] = PlannedTag(info.tag, False, "latest", "a policy never deletes latest", info.digest)
+        elif reading := _kept_by(keep, info.tag):
+            why = f"matches {policy.keep_regex!r}{reading}"
+            decided[info.tag] = PlannedTag(info.tag, False, "keep-regex", why, info.digest)
     _plan_dead_branches(tags, live_branches if policy.gone_branches else None, decided)
     candidates = []
     for info in tags:
         if info.tag in decided:
             continue
         if delete is None or not delete.fullmatch(info.tag):
-            why = f"does not match {policy.delete_regex!r}" if delete is not None else "no delete rule applies"
+            why = f"does not match {policy.delete_regex!r} (whole tag)" if delete is not None else "no delete rule"
             decided[info.tag] = PlannedTag(info.tag, False, "delete-regex", why, info.digest)
         else:
             candidates.append(info)
@@ -76,6 +93,25 @@ def plan_policy(
 
 def _compile(pattern: str, flag: str) -> Pattern | None:
     return compile_pattern(pattern, flag) if pattern else None
+
+
+def _keep_readings(pattern: str) -> tuple[Pattern, Pattern] | None:
+    r"""The keep regex read two ways: as a whole-tag match, and as GitLab compiles it (`\A` + pattern + `\z`,
+    matched anywhere)."""
+    if not pattern:
+        return None
+    whole = compile_pattern(pattern, "--keep")
+    return whole, compile_pattern(f"\\A{pattern}\\z", "--keep")
+
+
+def _kept_by(readings: tuple[Pattern, Pattern] | None, tag: str) -> str:
+    """Why the keep regex keeps `tag` ("" when it does not): whole-tag, or only as GitLab reads it."""
+    if readings is None:
+        return ""
+    whole, gitlab = readings
+    if whole.fullmatch(tag):
+        return " (whole tag)"
+    return " (as GitLab reads it: \\A + pattern + \\z)" if gitlab.search(tag) else ""
 
 
 def _plan_dead_branches(tags: Sequence[TagInfo], live: frozenset[str] | None, decided: dict[str, PlannedTag]) -> None:
@@ -117,10 +153,11 @@ def _by_age(info: TagInfo, rank: int, policy: CleanupPolicy, now: datetime) -> P
             f" and is not one of the {policy.keep_newest} newest" if policy.keep_newest is not None else ""
         )
         return PlannedTag(info.tag, True, "delete-regex", why, info.digest)
+    age = policy.older_than_text or describe(policy.older_than)
     if info.created < now - policy.older_than:
-        why = f"created {info.created.isoformat()}, older than {policy.older_than}"
+        why = f"created {info.created.isoformat()}, older than {age}"
         return PlannedTag(info.tag, True, "older-than", why, info.digest)
-    why = f"created {info.created.isoformat()}, younger than {policy.older_than}"
+    why = f"created {info.created.isoformat()}, younger than {age}"
     return PlannedTag(info.tag, False, "older-than", why, info.digest)
 
 

@@ -35,7 +35,7 @@ from conveyor.registry.transport import Transport, manifest_path
 PROBE_DIGEST = "sha256:" + "0" * 64
 THROWAWAY_ROUNDS = 5  # 400 answers to a throwaway PUT (distribution 2.8 racing on its link files)
 
-DeletionMethod = Literal["oci-tag-delete", "gitlab-api", "throwaway-manifest", "absent"]
+DeletionMethod = Literal["oci-tag-delete", "gitlab-api", "throwaway-manifest", "absent", "moved", "protected"]
 # What the registry holds under a tag after an answer was lost: see TagDeleter._tag_state.
 TagState = Literal["gone", "ours", "other", "dangling"]
 
@@ -52,7 +52,8 @@ class PendingDeletion:
 
 @dataclass(frozen=True)
 class TagDeletion:
-    """How a tag was removed; `previous_digest` is what it pointed at (when it was looked up)."""
+    """How a tag was removed, or why not (`absent`: gone already; `moved`: re-pushed since it was judged,
+    left alone; `protected`: GitLab protects it); `previous_digest` is what it pointed at when read again."""
 
     tag: str
     method: DeletionMethod
@@ -115,29 +116,33 @@ class TagDeleter:
         with self._lock:
             self._deletable.add(repository)
 
-    def delete(self, permit: DeletionPermit, *, look_up: bool = True) -> TagDeletion:
-        """Remove the permit's tag only (see the module's docstring). With `look_up`, a missing tag is
-        reported as absent (already gone) without any change."""
-        step = self.begin(permit, look_up=look_up)
+    def delete(self, permit: DeletionPermit) -> TagDeletion:
+        """Remove the permit's tag only (see the module's docstring), unless it moved since it was judged."""
+        step = self.begin(permit)
         return step if isinstance(step, TagDeletion) else self.finish(step)
 
-    def begin(self, permit: DeletionPermit, *, look_up: bool = True) -> TagDeletion | PendingDeletion:
-        """The first half of delete_tag: done (TagDeletion) when the registry deletes tags itself, else the
-        throwaway manifest now under the tag (PendingDeletion), for `finish`. Deleting many tags in two
-        phases (every PUT, then every DELETE) keeps distribution 2.8 from reading tag links while they are
-        being rewritten, which fails its requests."""
+    def begin(self, permit: DeletionPermit) -> TagDeletion | PendingDeletion:
+        """The first half of a deletion: the tag's digest is read again first, and a tag that is gone is
+        `absent`, one that moved since the guard judged it (re-pushed: another digest) is `moved` and left
+        alone (no registry offers a conditional delete, so a push landing between this read and the
+        deletion is still lost: the window is one request). Then done (TagDeletion) when the registry
+        deletes tags itself, else the throwaway manifest now under the tag (PendingDeletion), for `finish`.
+        Deleting many tags in two phases (every PUT, then every DELETE) keeps distribution 2.8 from reading
+        tag links while they are being rewritten, which fails its requests."""
         repository, tag = permit.repository, permit.tag
-        previous = self._manifests.head_digest(repository, tag) if look_up else None
-        if look_up and previous is None:
+        previous = self._manifests.head_digest(repository, tag)
+        if previous is None:
             return TagDeletion(tag, "absent")
+        if previous != permit.digest:
+            return TagDeletion(tag, "moved", previous)
         self.check_deletes_allowed(repository)
         if self._tag_delete_supported is not False:
             outcome = self._oci_tag_delete(repository, tag)
             if outcome is not None:
                 return TagDeletion(tag, outcome, previous)
         if self._gitlab is not None:
-            deleted = self._gitlab.delete_tag(repository, tag)
-            return TagDeletion(tag, "gitlab-api" if deleted else "absent", previous)
+            answer = self._gitlab.delete_tag(repository, tag)
+            return TagDeletion(tag, answer, previous)
         self._ensure_throwaway_config(repository)
         pending = PendingDeletion(repository, tag, throwaway_manifest(tag), previous)
         if not self._push_throwaway(pending):
@@ -276,13 +281,13 @@ class TagDeleter:
 # ---- many tags ---------------------------------------------------------------------------------------
 
 DEFAULT_WORKERS = 8
-Outcome = Literal["deleted", "absent", "failed", "not-started"]
+Outcome = Literal["deleted", "absent", "kept", "failed", "not-started"]
 
 
 @dataclass(frozen=True)
 class Deleted:
-    """What became of one permit's tag: deleted (`detail`: how), absent, failed (`detail`: why) or not
-    started (a stop came first)."""
+    """What became of one permit's tag: deleted (`detail`: how), absent, kept (re-pushed since the plan, or
+    protected), failed (`detail`: why) or not started (a stop came first)."""
 
     permit: DeletionPermit
     outcome: Outcome
@@ -317,7 +322,7 @@ def delete_tags(
         if gone:
             return gone[0]
         try:
-            return deleter.begin(permit, look_up=False)
+            return deleter.begin(permit)
         except ConveyorError as error:
             return _failure(deleter, error, gone)
 
@@ -343,6 +348,11 @@ def _outcome(permit: DeletionPermit, result: TagDeletion | str | None) -> Delete
         return Deleted(permit, "failed", result)
     if result.method == "absent":
         return Deleted(permit, "absent", "already gone", result.previous_digest)
+    if result.method == "moved":
+        why = f"re-pushed since the plan (was {permit.digest}, now {result.previous_digest})"
+        return Deleted(permit, "kept", why, result.previous_digest)
+    if result.method == "protected":
+        return Deleted(permit, "kept", "protected (GitLab's tag protection refused the delete)", permit.digest)
     return Deleted(permit, "deleted", f"by {result.method}", result.previous_digest)
 
 

@@ -6,6 +6,7 @@ and redaction), with GitLab's token header instead of the registry's credentials
 from __future__ import annotations
 
 import threading
+from typing import Literal
 from urllib.parse import quote
 
 import requests
@@ -26,15 +27,18 @@ class GitLabTags:
         self._lock = threading.Lock()
         transport.redactor.add(api.token)
 
-    def delete_tag(self, repository: str, tag: str) -> bool:
-        """Delete `tag` of `repository`: True when deleted, False when GitLab does not know it (404)."""
+    def delete_tag(self, repository: str, tag: str) -> Literal["gitlab-api", "absent", "protected"]:
+        """Delete `tag` of `repository`: `gitlab-api` when deleted, `absent` when GitLab does not know it
+        (404), `protected` when GitLab's tag protection refuses it (403 naming protected tags)."""
         repository_id = self._repository_id(repository)
         url = f"{self._project_url}/registry/repositories/{repository_id}/tags/{quote(tag, safe='')}"
         response = self._transport.request("DELETE", url, headers=self._headers())
         if response.status_code in (200, 202, 204):
-            return True
+            return "gitlab-api"
         if response.status_code == 404:
-            return False
+            return "absent"
+        if response.status_code == 403 and "protected" in response.text.lower():
+            return "protected"
         raise self._error(response, f"deleting tag {tag} of {repository}")
 
     def _repository_id(self, repository: str) -> int:

@@ -21,13 +21,15 @@ DEFAULT_WORKERS = 8
 
 @dataclass(frozen=True)
 class TagInfo:
-    """A tag, its digest, its image's creation time (None: unknown or not looked up), and whether it points
-    at a throwaway placeholder manifest that an interrupted deletion left behind."""
+    """A tag, its digest, its image's creation time (None: unknown or not looked up), whether it points at a
+    throwaway placeholder manifest that an interrupted deletion left behind, and whether the registry
+    lists it but has no manifest for it (`missing`: no digest)."""
 
     tag: str
     digest: str | None = None
     created: datetime | None = None
     placeholder: bool = False
+    missing: bool = False
 
 
 def collect_tags(
@@ -40,7 +42,8 @@ def collect_tags(
 ) -> dict[str, TagInfo]:
     """The tags of `repository` (with `only`: those, plus every release and promotion tag, which the guard
     weighs), each with its digest, whether it is a placeholder, and for tags `created_for` selects, its
-    image's creation time (None when it cannot be read: the guard then keeps it). Looked up in parallel."""
+    image's creation time (None when it cannot be read: the guard then keeps it); a listed tag whose
+    manifest is missing is `missing`. Looked up in parallel."""
     listed = client.list_tags(repository)
     names = [t for t in listed if only is None or t in only or tagnames.is_release(t) or tagnames.is_promotion(t)]
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="lookup") as pool:
@@ -49,7 +52,9 @@ def collect_tags(
         dated = {m.digest: m for tag, m in found.items() if created_for(tag) and not m.is_placeholder}
         times = list(pool.map(lambda m: _created_or_none(client, repository, m), dated.values()))
     created = dict(zip(dated, times, strict=True))
-    return {tag: TagInfo(tag, m.digest, created.get(m.digest), m.is_placeholder) for tag, m in sorted(found.items())}
+    infos = {tag: TagInfo(tag, m.digest, created.get(m.digest), m.is_placeholder) for tag, m in found.items()}
+    gone = {tag: TagInfo(tag, missing=True) for tag in names if tag not in found}
+    return dict(sorted((infos | gone).items()))
 
 
 def _manifest_or_none(client: RegistryClient, repository: str, tag: str) -> Manifest | None:

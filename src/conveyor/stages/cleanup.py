@@ -90,9 +90,10 @@ def cleanup_old_prod(
 ) -> None:
     """`inv cleanup.old-prod`: once the deploy targets run this commit's release, fully rolled out, promote
     it and prune the releases nothing needs (without the cluster check, promote anyway)."""
+    seen = release.look(client)
     if not known.skip_cluster_check:
         check_promotable(release, access)
-    promote_and_prune(release, client, known, console, stop, dry_run)
+    promote_and_prune(release, client, known, console, stop, dry_run, seen)
 
 
 def cleanup_by_policy(

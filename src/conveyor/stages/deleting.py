@@ -24,7 +24,7 @@ GC_NOTE = (
     "(distribution: `registry garbage-collect --delete-untagged <config>`; GitLab schedules its own)"
 )
 
-Action = Literal["deleted", "would-delete", "kept", "absent", "failed", "not-started"]
+Action = Literal["deleted", "would-delete", "kept", "absent", "skipped", "failed", "not-started"]
 
 
 @dataclass(frozen=True)
@@ -109,12 +109,15 @@ def carry_out(
 ) -> CleanupReport:
     """Delete the tags the guard permitted (by tag deletion only); report every verdict with its reason."""
     permits = [v.permit for v in verdicts if v.permit is not None]
-    settled = tuple(
-        TagOutcome(v.tag, "kept" if v.action == "keep" else "absent", v.reason, v.digest)
-        for v in verdicts
-        if v.permit is None
-    )
+    settled = tuple(TagOutcome(v.tag, _settled(v), v.reason, v.digest) for v in verdicts if v.permit is None)
     return CleanupReport(repository, settled + deletions(client, permits, stop, dry_run), (*notes, GC_NOTE), dry_run)
+
+
+def _settled(verdict: GuardVerdict) -> Action:
+    """A verdict that deletes nothing: kept, absent (gone already) or skipped (no manifest)."""
+    if verdict.action == "absent":
+        return "absent"
+    return "skipped" if verdict.action == "skipped" else "kept"
 
 
 def deletions(
@@ -132,7 +135,10 @@ def deletions(
     for result in done:
         why = result.permit.reason
         settled = result.outcome in ("deleted", "absent") and why
-        outcomes.append(TagOutcome(result.tag, result.outcome, f"{why}; {result.detail}" if settled else result.detail))
+        detail = f"{why}; {result.detail}" if settled else result.detail
+        outcomes.append(
+            TagOutcome(result.tag, result.outcome, detail, result.digest if result.outcome == "kept" else None)
+        )
     return tuple(outcomes)
 
 

@@ -52,6 +52,7 @@ def deploy(
     environment = release.environment
     console.line(f"deploy: {environment.describe()}")
     check_prod_images(release, client)
+    seen = release.look(client)
     with open_cluster(access, environment, console) as cluster:
         check_targets(cluster, environment.targets)
         known.reuse(environment.name, cluster)
@@ -74,7 +75,7 @@ def deploy(
         )
         if failed := [result for result in results if not result.ok]:
             handle_failure(request, client, cluster, known, changes, failed, waiting)
-        promote_and_prune(release, client, known, console, stop)
+        promote_and_prune(release, client, known, console, stop, seen=seen)
         warn_if_unknown(known)
 
 

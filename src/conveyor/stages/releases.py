@@ -18,7 +18,7 @@ from conveyor.kube.patches import container_images
 from conveyor.reference import ImageReference
 from conveyor.registry.client import RegistryClient
 from conveyor.registry.inventory import collect_tags
-from conveyor.registry.promotion import move_tag
+from conveyor.registry.promotion import Seen, move_tag
 from conveyor.stages.deleting import guarded, show
 from conveyor.stages.knowledge import Knowledge
 
@@ -40,9 +40,24 @@ class Release:
         """The release reference `target`'s container is set to."""
         return str(self.images[target.image].release)
 
+    def look(self, client: RegistryClient) -> dict[str, Seen]:
+        """What each of the environment's promotion tags points at now (repository -> what was seen), so
+        that a promotion later in the run leaves a tag alone that someone else moved meanwhile."""
+        tag = self.environment.promotion_tag
+        return {
+            names.release.repository: Seen(client.head_digest(names.release.repository, tag))
+            for names in self.images.values()
+        }
+
 
 def promote_and_prune(
-    release: Release, client: RegistryClient, known: Knowledge, console: Console, stop: Stop, dry_run: bool = False
+    release: Release,
+    client: RegistryClient,
+    known: Knowledge,
+    console: Console,
+    stop: Stop,
+    dry_run: bool = False,
+    seen: Mapping[str, Seen] | None = None,
 ) -> None:
     """For every prod image: move the environment's promotion tag to this commit's release, then delete
     the releases the guard lets go (not used by a cluster, not among the newest kept for rollback, not
@@ -56,7 +71,7 @@ def promote_and_prune(
     reports = []
     for names in release.images.values():
         repository, tag = names.release.repository, names.release.tag
-        note = move_tag(client, repository, tag, promotion, dry_run)
+        note = move_tag(client, repository, tag, promotion, dry_run, (seen or {}).get(repository))
         tags = collect_tags(client, repository, only=())
         if dry_run and tag in tags:  # as the registry will be once promoted
             tags[promotion] = replace(tags[tag], tag=promotion)
@@ -142,7 +157,11 @@ def release_of(names: ProdNames, image: str) -> str:
 
 
 def move_back(
-    client: RegistryClient, environment: Environment, moves: Sequence[TagMove], dry_run: bool = False
+    client: RegistryClient,
+    environment: Environment,
+    moves: Sequence[TagMove],
+    dry_run: bool = False,
+    seen: Mapping[str, Seen] | None = None,
 ) -> list[str]:
     """Move each promotion tag server-side to the release a rollback returned to (or say what would move);
     a release the registry no longer holds, or none to move to, leaves the tag where it is. Answers a line
@@ -156,5 +175,6 @@ def move_back(
         if why:
             lines.append(f"{'would keep' if dry_run else 'kept'} {repository}:{promotion} where it is: {why}")
         else:
-            lines.append(f"{repository}: {move_tag(client, repository, move.release, promotion, dry_run)}")
+            moved = move_tag(client, repository, move.release, promotion, dry_run, (seen or {}).get(repository))
+            lines.append(f"{repository}: {moved}")
     return lines

@@ -24,7 +24,8 @@ def roll_back(release: Release, client: RegistryClient, access: ClusterAccess, w
         check_targets(cluster, environment.targets)
         plans = [plan_rollback(cluster, name) for name in environment.deployments]
         after = {p.deployment: p.after for p in plans}
-        lines = move_back(client, environment, tag_moves(release, after), dry_run=True)  # the registry answers first
+        seen = release.look(client)  # the registry answers before anything changes
+        lines = move_back(client, environment, tag_moves(release, after), dry_run=True)
         if dry_run:
             for line in [*(plan.describe() for plan in plans), *lines]:
                 console.line(f"dry run: {line}")
@@ -32,7 +33,7 @@ def roll_back(release: Release, client: RegistryClient, access: ClusterAccess, w
         waiting.stop.check("nothing was changed")
         undo(cluster, release, plans, waiting)
         runs = {plan.deployment: container_images(cluster.get_deployment(plan.deployment)) for plan in plans}
-    for line in move_back(client, environment, tag_moves(release, runs)):
+    for line in move_back(client, environment, tag_moves(release, runs), seen=seen):
         console.line(line)
 
 

@@ -98,6 +98,7 @@ def policy(
         keep_newest=parse_count("--keep-newest", keep_newest),
         older_than=parse_duration(older_than, "--older-than", AGE_MAX) if older_than else None,
         gone_branches=gone_branches,
+        older_than_text=older_than,
     )
     for chosen in configured_policies(tools, flags):
         cleanup_by_policy(tools, chosen, dry_run=dry(ctx, not execute), skip_cluster_check=skip_cluster_check)

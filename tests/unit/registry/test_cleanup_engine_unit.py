@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from registry_fakes import Answer, Call, make_client, response
+import pytest
+from registry_fakes import PROBE, Answer, Call, FakeDistribution, Handler, make_client, response
 
 from conveyor.guard.decision import GuardVerdict
 from conveyor.registry import promotion
@@ -82,6 +83,14 @@ def test_promote_copies_the_manifest_server_side_and_says_so() -> None:
     assert "already points at" in promotion.move_tag(client, "g/a", "prod-new", "prod")
 
 
+def test_a_promotion_tag_moved_since_the_run_looked_is_left_alone() -> None:
+    registry = Distribution28({"prod": "sha256:theirs", "prod-new": "sha256:new"})
+    client, session, _ = make_client(registry)
+    said = promotion.move_tag(client, "g/a", "prod-new", "prod", seen=promotion.Seen("sha256:old"))
+    assert said == "left prod alone: it moved since this run looked (was sha256:old, now sha256:theirs)"
+    assert registry.tags["prod"] == "sha256:theirs" and not [c for c in session.calls if c.method == "PUT"]
+
+
 def test_apply_verdicts_deletes_only_what_the_guard_let_go() -> None:
     registry = Distribution28({"a": "sha256:1", "b": "sha256:1", "c": "sha256:2"})
     client, _, _ = make_client(registry)
@@ -94,3 +103,65 @@ def test_apply_verdicts_deletes_only_what_the_guard_let_go() -> None:
     assert report.deleted == ["a"] and report.kept == ["b"] and report.tags("absent") == ["gone"]
     assert registry.tags == {"b": "sha256:1", "c": "sha256:2"}
     assert "kept g/a:b (sha256:1): in use by deployment/web (namespace shop, revision 7)" in report.lines()
+
+
+OLD, NEW = "sha256:" + "1" * 64, "sha256:" + "9" * 64
+
+
+def pushing_at(registry: FakeDistribution, when: str, tag: str) -> Handler:
+    """The registry, with someone pushing `tag` anew (digest NEW) right before the first request `when`
+    ("HEAD t", "DELETE-tag t", "DELETE-digest") reaches it: a pipeline re-pushing a branch tag mid-cleanup."""
+    pending = [when]
+
+    def handler(call: Call) -> Answer:
+        reference = call.path.rsplit("/", 1)[-1]
+        kind = (
+            call.method
+            if call.method != "DELETE"
+            else "DELETE-digest"
+            if reference.startswith("sha256:")
+            else ("DELETE-tag")
+        )
+        probe = reference == PROBE  # check_deletes_allowed's probe is no deletion
+        if pending and not probe and "/manifests/" in call.path and f"{kind} {reference}".startswith(pending[0]):
+            pending.clear()
+            registry.tags[tag] = NEW
+            registry.revisions.add(NEW)
+        return registry(call)
+
+    return handler
+
+
+def verdict_for(tag: str, digest: str) -> GuardVerdict:
+    return GuardVerdict(tag, "delete", "a branch tag", digest, permit("g/a", tag, digest, "a branch tag"))
+
+
+@pytest.mark.parametrize("tag_delete", [True, False], ids=["tag-delete", "throwaway"])
+def test_a_push_before_the_re_read_is_kept(tag_delete: bool) -> None:
+    registry = FakeDistribution({"feature": OLD, "other": OLD}, tag_delete=tag_delete)
+    client, _, _ = make_client(pushing_at(registry, "HEAD feature", "feature"))
+    report = deleting.carry_out(client, "g/a", [verdict_for("feature", OLD)])
+    assert report.kept == ["feature"] and report.deleted == []
+    (line,) = [line for line in report.lines() if "feature" in line]
+    assert f"re-pushed since the plan (was {OLD}, now {NEW})" in line
+    assert registry.tags == {"feature": NEW, "other": OLD}  # the new image keeps its tag
+
+
+@pytest.mark.parametrize("tag_delete", [True, False], ids=["tag-delete", "throwaway"])
+def test_a_push_after_the_deletion_survives(tag_delete: bool) -> None:
+    registry = FakeDistribution({"feature": OLD, "other": OLD}, tag_delete=tag_delete)
+    client, _, _ = make_client(registry)
+    report = deleting.carry_out(client, "g/a", [verdict_for("feature", OLD)])
+    assert report.deleted == ["feature"]
+    registry.tags["feature"] = NEW  # the next pipeline pushes the branch again
+    registry.revisions.add(NEW)
+    again = deleting.carry_out(client, "g/a", [verdict_for("feature", OLD)])  # a retry of the same plan
+    assert again.kept == ["feature"] and registry.tags == {"feature": NEW, "other": OLD}
+
+
+def test_a_push_between_the_throwaway_and_its_delete_survives() -> None:
+    registry = FakeDistribution({"feature": OLD, "other": OLD})
+    client, _, _ = make_client(pushing_at(registry, "DELETE-digest", "feature"))
+    report = deleting.carry_out(client, "g/a", [verdict_for("feature", OLD)])
+    assert report.deleted == ["feature"]  # our throwaway is gone; the tag is someone else's image now
+    assert registry.tags == {"feature": NEW, "other": OLD}

@@ -16,11 +16,11 @@ from tests.support.factories import permit
 
 def test_oci_tag_delete_when_the_registry_supports_it() -> None:
     client, session, _ = make_client(TagDeletionRegistry(response(202)))
-    deletion = client.deleter.delete(permit("g/a", "t"))
+    deletion = client.deleter.delete(permit("g/a", "t", DIGEST))
     assert (deletion.method, deletion.previous_digest) == ("oci-tag-delete", DIGEST)
-    assert [c.method for c in session.calls] == ["HEAD", "GET", "DELETE", "DELETE"]  # look-up, /v2/, probe, tag
-    client.deleter.delete(permit("g/a", "u"), look_up=False)
-    assert len(session.calls) == 5  # one request per tag once known
+    assert [c.method for c in session.calls] == ["HEAD", "GET", "DELETE", "DELETE"]  # re-read, /v2/, probe, tag
+    client.deleter.delete(permit("g/a", "u", DIGEST))
+    assert [c.method for c in session.calls[4:]] == ["HEAD", "DELETE"]  # 2 requests per tag once known
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,7 @@ def test_oci_tag_delete_when_the_registry_supports_it() -> None:
 def test_throwaway_manifest_when_tag_delete_is_unsupported(refusal: requests.Response) -> None:
     registry = TagDeletionRegistry(refusal)
     client, session, _ = make_client(registry)
-    assert client.deleter.delete(permit("g/a", "t")).method == "throwaway-manifest"
+    assert client.deleter.delete(permit("g/a", "t", DIGEST)).method == "throwaway-manifest"
     (pushed,) = registry.manifests.values()
     body = json.loads(pushed)
     assert body["mediaType"] == OCI_MANIFEST and body["layers"] == []
@@ -42,8 +42,8 @@ def test_throwaway_manifest_when_tag_delete_is_unsupported(refusal: requests.Res
     deleted = [c.path for c in session.calls if c.method == "DELETE"][-1]
     assert deleted == f"/v2/g/a/manifests/{sha256_digest(pushed)}"  # its OWN digest, never the tag's
     before = len(session.calls)
-    client.deleter.delete(permit("g/a", "u"), look_up=False)
-    assert [c.method for c in session.calls[before:]] == ["PUT", "DELETE"]  # ≤ 2 requests per tag
+    client.deleter.delete(permit("g/a", "u", DIGEST))
+    assert [c.method for c in session.calls[before:]] == ["HEAD", "PUT", "DELETE"]  # ≤ 3 requests per tag
     assert len(set(registry.manifests)) == 2  # each throwaway is unique
 
 
@@ -81,7 +81,7 @@ def test_lost_answers_are_settled_by_reading_the_state(
 ) -> None:
     registry = FakeDistribution({"t": SHARED, "keep": SHARED}, faults, tag_delete)
     client, _, _ = make_client(registry)
-    assert client.deleter.delete(permit("g/a", "t"), look_up=False).method == method
+    assert client.deleter.delete(permit("g/a", "t", SHARED)).method == method
     assert registry.tags == {"keep": SHARED} | left  # the shared digest and its other tag survive
     assert SHARED in registry.revisions and registry.revisions <= {SHARED, NEW}  # no throwaway left behind
     assert [entry.split()[0] for entry in registry.log].count("PUT") == puts, registry.log
@@ -91,7 +91,7 @@ def test_throwaway_deletion_that_keeps_failing_gives_up_at_the_deadline() -> Non
     registry = FakeDistribution({"t": SHARED}, {"DELETE-digest": ["500-before"] * 100})
     client, _, clock = make_client(registry, deadline=30.0)
     with pytest.raises(RegistryUnavailable) as raised:
-        client.deleter.delete(permit("g/a", "t"), look_up=False)
+        client.deleter.delete(permit("g/a", "t", SHARED))
     assert str(raised.value).startswith(
         "registry registry.test did not confirm deleting tag g/a:t within 30 s (7 rounds; last answer: 500 UNKNOWN): "
     )
@@ -122,12 +122,12 @@ def test_the_registry_api_is_proved_once_before_any_delete(root: requests.Respon
     client, session, _ = make_client(lambda call: root if call.path == "/v2/" else registry(call))
     if message:
         with pytest.raises(NotARegistry) as raised:
-            client.deleter.delete(permit("g/a", "t"))
+            client.deleter.delete(permit("g/a", "t", SHARED))
         assert str(raised.value) == message
-        assert [c.method for c in session.calls] == ["HEAD", "GET"]  # the look-up, then /v2/: nothing changed
+        assert [c.method for c in session.calls] == ["HEAD", "GET"]  # the re-read, then /v2/: nothing changed
         assert registry.tags == {"t": SHARED}
         return
-    assert client.deleter.delete(permit("g/a", "t")).method == "throwaway-manifest"
+    assert client.deleter.delete(permit("g/a", "t", SHARED)).method == "throwaway-manifest"
     client.deleter.check_deletes_allowed("g/b")
     assert [c.path for c in session.calls].count("/v2/") == 1  # once per client, without credentials
     assert registry.tags == {}
@@ -137,7 +137,7 @@ def test_deletes_disabled_stops_before_any_change() -> None:
     registry = TagDeletionRegistry(response(405), probe=response(405, {"errors": [{"code": "UNSUPPORTED"}]}))
     client, session, _ = make_client(registry)
     with pytest.raises(DeletesDisabled) as raised:
-        client.deleter.delete(permit("g/a", "t"))
+        client.deleter.delete(permit("g/a", "t", DIGEST))
     assert str(raised.value) == (
         "registry registry.test refused deletes (405 UNSUPPORTED): enable storage.delete.enabled in the registry config"
     )
@@ -148,3 +148,11 @@ def test_missing_tag_is_absent_without_changes() -> None:
     client, session, _ = make_client(lambda call: response(404))
     assert client.deleter.delete(permit("g/a", "gone")).method == "absent"
     assert [c.method for c in session.calls] == ["HEAD"]
+
+
+def test_a_tag_re_pushed_since_it_was_judged_is_left_alone() -> None:
+    registry = FakeDistribution({"t": NEW, "keep": SHARED})
+    client, _, _ = make_client(registry)
+    moved = client.deleter.delete(permit("g/a", "t", SHARED))  # judged at SHARED, now NEW
+    assert (moved.method, moved.previous_digest) == ("moved", NEW)
+    assert registry.tags == {"t": NEW, "keep": SHARED} and not [e for e in registry.log if e.startswith("PUT")]
