@@ -14,6 +14,7 @@ from conveyor.config.loading import load_settings
 from conveyor.config.settings import Settings
 from conveyor.errors import ConfigError
 from conveyor.kube import ClusterAccess, ClusterError
+from conveyor.kube.kubeconfig import ContextEntry
 from conveyor.registry.client import RegistryClient
 from conveyor.stages import deleting, knowledge, releases
 from conveyor.stages.releases import release_of, tag_move
@@ -93,20 +94,22 @@ def test_one_environment_is_as_before() -> None:
     assert settings.deploy_environment.promotion_tag == "prod"
 
 
-def test_the_guard_asks_every_environment_in_its_own_place(monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[tuple[str, str]] = []
+def test_the_guard_asks_every_environment_in_its_own_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    entries = [ContextEntry(name, f"https://{name}.test", "deployer") for name in ("ops", "gitlab/shop:production")]
 
-    def refuse(_access: ClusterAccess, context: str, namespace: str) -> None:
-        asked.append((context, namespace))
+    def refuse(_access: ClusterAccess, context: str, **_options: Any) -> None:
+        asked.append(context)
         raise ClusterError("cannot reach the Kubernetes API")
 
+    monkeypatch.setattr(knowledge, "contexts", lambda _access: (entries, ""))
     monkeypatch.setattr(knowledge, "connect", refuse)
     settings = load(environ={"KUBE_CONTEXT": "ops"}, namespace="canary")
     views = toolbox(settings).knowledge(strict=False).clusters()
-    assert asked == [("ops", "canary"), ("gitlab/shop:production", "shop")]
+    assert asked == ["ops", "gitlab/shop:production"]
     assert [view.place for view in views] == [
-        "environment staging (context ops, namespace canary)",
-        "environment production (context gitlab/shop:production, namespace shop)",
+        "context ops (environment staging)",
+        "context gitlab/shop:production (environment production)",
     ]
     assert all(view.problem for view in views), "a place that cannot be asked keeps what it might use"
 

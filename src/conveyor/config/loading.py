@@ -64,6 +64,7 @@ def load_settings(
         deploy_targets=specs.deploy_targets(section.get("deploy_targets")),
         declared_environments=specs.environments(section.get("environments")),
         cleanup_policy=specs.cleanup_policy(section.get("cleanup_policy")),
+        guard=specs.guard(section.get("guard")),
         reports_dir=project_dir / values.pop("reports_dir"),
         test_jobs=specs.test_jobs(section.get("test_jobs"), values["ci_service"]),
         sources={name: given.source for name, given in chosen.items()},

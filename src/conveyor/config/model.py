@@ -142,6 +142,19 @@ class CleanupPolicy:
 
 
 @dataclass(frozen=True)
+class GuardSettings:
+    """Where the deletion guard looks (invoke.yaml's `guard:`): `contexts` replaces the default contexts
+    (every context of the kubeconfig in GitLab CI, the environments' elsewhere; `all_contexts`: every one
+    everywhere); `namespaces` are listed where a cluster-wide list is forbidden, beside every environment's
+    own; `ci_images`: the CI image's tags are weighed against the clusters too (review apps run them)."""
+
+    contexts: tuple[str, ...] | None = None
+    all_contexts: bool = False
+    namespaces: tuple[str, ...] = ()
+    ci_images: bool = False
+
+
+@dataclass(frozen=True)
 class ProdNames:
     """One prod image's tags: the release `prod-<sha>` of this commit and the build cache `prod`
     (production's promotion tag). An environment's promotion tag is `promotion(environment)`."""

@@ -17,6 +17,7 @@ from conveyor.config.model import (
     CleanupPolicy,
     DeployTarget,
     Environment,
+    GuardSettings,
     ImageNames,
     JobSpec,
     ProdImage,
@@ -77,6 +78,7 @@ class Settings:
     deploy_targets: tuple[DeployTarget, ...]
     declared_environments: tuple[Environment, ...] = ()
     cleanup_policy: tuple[CleanupPolicy, ...] = ()
+    guard: GuardSettings = field(default_factory=GuardSettings)
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)  # the process's
 

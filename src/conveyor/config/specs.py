@@ -16,6 +16,7 @@ from conveyor.config.model import (
     CleanupPolicy,
     DeployTarget,
     Environment,
+    GuardSettings,
     JobSpec,
     ProdImage,
     ReportSpec,
@@ -32,8 +33,9 @@ PROD_IMAGE_KEYS = ("service",)
 TARGET_KEYS = ("deployment", "container", "image")
 ENVIRONMENT_KEYS = ("when", "context", "namespace", "url", "deploy_targets")
 POLICY_KEYS = ("image", "keep", "delete", "keep_newest", "older_than", "gone_branches")
+GUARD_KEYS = ("contexts", "namespaces", "ci_images")
 WHEN = ("auto", "manual")
-STRUCTURED = ("test_jobs", "prod_images", "deploy_targets", "environments", "cleanup_policy")
+STRUCTURED = ("test_jobs", "prod_images", "deploy_targets", "environments", "cleanup_policy", "guard")
 
 
 def key(*parts: object) -> str:
@@ -239,6 +241,28 @@ def cleanup_policy(raw: object) -> tuple[CleanupPolicy, ...]:
     return tuple(rules)
 
 
+def guard(raw: object) -> GuardSettings:
+    """`guard: {contexts: [a, b] | all, namespaces: [x, y], ci_images: true}`: where the deletion guard looks."""
+    if raw is None:
+        return GuardSettings()
+    spec = mapping(raw, "guard", example="{contexts: all, namespaces: [workers]}")
+    check_keys(spec, GUARD_KEYS, "guard")
+    contexts, everywhere = spec.get("contexts"), False
+    if contexts == "all":
+        contexts, everywhere = None, True
+    elif contexts is not None:
+        contexts = texts(contexts, "guard", "contexts")
+    ci_images = spec.get("ci_images", False)
+    if not isinstance(ci_images, bool):
+        raise ConfigError(f"{key('guard', 'ci_images')} must be true or false", "fix it")
+    return GuardSettings(
+        contexts=contexts,
+        all_contexts=everywhere,
+        namespaces=texts(spec.get("namespaces") or [], "guard", "namespaces"),
+        ci_images=ci_images,
+    )
+
+
 def check_file(path: Path, scalars: Iterable[str]) -> None:
     """Check a project's invoke.yaml before Invoke reads it: its YAML syntax, and its `conveyor:` section's
     keys and the types of its structured settings. Nothing when there is no such file."""
@@ -261,6 +285,7 @@ def check_file(path: Path, scalars: Iterable[str]) -> None:
     deploy_targets(conveyor.get("deploy_targets"))
     environments(conveyor.get("environments"))
     cleanup_policy(conveyor.get("cleanup_policy"))
+    guard(conveyor.get("guard"))
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

@@ -4,7 +4,15 @@ Importing this package does not import the `kubernetes` client."""
 
 from conveyor.kube.cluster import Cluster, Connection, Timeouts
 from conveyor.kube.deployment import ImageChange, Rollback, UndoPlan, plan_rollback, rollback, set_image
-from conveyor.kube.errors import ClusterError, DeploymentNotFound, RollbackError, RolloutFailed, UnknownContainer
+from conveyor.kube.errors import (
+    ClusterError,
+    ContinueExpired,
+    DeploymentNotFound,
+    ListForbidden,
+    RollbackError,
+    RolloutFailed,
+    UnknownContainer,
+)
 from conveyor.kube.kubeconfig import ClusterAccess, connect, load_cluster
 from conveyor.kube.pods import PodFailure
 from conveyor.kube.rollout import RolloutVerdict, State, deployment_verdict
@@ -15,8 +23,10 @@ __all__ = [
     "ClusterAccess",
     "ClusterError",
     "Connection",
+    "ContinueExpired",
     "DeploymentNotFound",
     "ImageChange",
+    "ListForbidden",
     "PodFailure",
     "Rollback",
     "RollbackError",

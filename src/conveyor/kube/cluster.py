@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from conveyor.kube.errors import ClusterError, DeploymentNotFound
+from conveyor.kube.errors import ClusterError, ContinueExpired, DeploymentNotFound, ListForbidden
 from conveyor.kube.objects import match_labels_selector
 
 Obj = dict[str, Any]
@@ -276,19 +276,36 @@ class Cluster:
     def pod_events(self, pod: str) -> list[Obj]:
         return self._list("events", "/api/v1", ("fieldSelector", f"involvedObject.kind=Pod,involvedObject.name={pod}"))
 
-    def list_all(self, kind: str, group: str) -> list[Obj]:
-        """Every object of `kind` (plural) in the namespace, in one list request without a selector; `group`
-        is the API group's path ("/api/v1", "/apis/batch/v1"). A failure names the kind, the namespace and
-        the context; a 403 says which RBAC rule is missing."""
-        api_group = group.split("/")[2] if group.startswith("/apis/") else ""
-        context = self.connection.context or "(none)"
-        listed = self._call(
-            f'cannot list {kind} in namespace "{self.namespace}" (context {context})',
-            lambda: self._send("GET", f"{group}/namespaces/{{namespace}}/{kind}", {"namespace": self.namespace}),
-            forbidden_hint=f"the role of the kubeconfig's user needs a rule allowing verbs get and list on "
-            f'resource "{kind}" in API group "{api_group}" in namespace "{self.namespace}"',
-        )
-        return list(listed.get("items") or [])
+    def list_page(
+        self, kind: str, group: str, namespace: str | None, limit: int, token: str = ""
+    ) -> tuple[list[Obj], str]:
+        """One chunk of every object of `kind` (plural) in `namespace`, or in every namespace when None, and
+        the continue token of the next chunk ("" when this was the last). `group` is the API group's path
+        ("/api/v1", "/apis/batch/v1"). A 403 raises ListForbidden (saying which RBAC rule is missing), a 410
+        on `token` ContinueExpired; other failures name the kind, the scope and the context."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        scope = f'in namespace "{namespace}"' if namespace else "in every namespace"
+        path = f"{group}/namespaces/{{namespace}}/{kind}" if namespace else f"{group}/{kind}"
+        query = [("limit", str(limit))] + ([("continue", token)] if token else [])
+        what = f"cannot list {kind} {scope} (context {self.connection.context or '(none)'})"
+        try:
+            response = self._send("GET", path, {"namespace": namespace} if namespace else {}, query)
+        except ApiException as exc:
+            if exc.status == 403:
+                raise ListForbidden(f"{what}: {_api_message(exc)}", _rbac_hint(kind, group, namespace)) from None
+            if exc.status == 410 and token:
+                raise ContinueExpired(f"{what}: {_api_message(exc)}") from None
+            raise ClusterError(f"{what}: {_api_message(exc)}", _hint(exc.status)) from None
+        except HTTPError as exc:
+            raise ClusterError(
+                f"{what}: cannot reach the Kubernetes API at {self.connection.server} ({_network_reason(exc)})",
+                f"check that the cluster is up and that {self.connection.source} points at it",
+            ) from None
+        listed = _json_object(response.data, what)
+        metadata = listed.get("metadata") or {}
+        return list(listed.get("items") or []), str(metadata.get("continue") or "")
 
     def _list(self, kind: str, group: str, selector: tuple[str, str]) -> list[Obj]:
         """The items of `kind` in the namespace that match one label or field selector."""
@@ -332,6 +349,23 @@ def _api_message(exc: Any) -> str:
         body = {}
     message = body.get("message") if isinstance(body, dict) else None
     return " ".join(str(message or f"HTTP {exc.status} {exc.reason}").split())
+
+
+def _json_object(data: bytes, what: str) -> Obj:
+    try:
+        decoded = json.loads(data)
+    except ValueError:
+        raise ClusterError(f"{what}: the API server answered something that is not JSON") from None
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def _rbac_hint(kind: str, group: str, namespace: str | None) -> str:
+    api_group = group.split("/")[2] if group.startswith("/apis/") else ""
+    where = f'in namespace "{namespace}"' if namespace else "at the cluster scope (a ClusterRole)"
+    return (
+        f'the kubeconfig\'s user needs a rule allowing verbs get and list on resource "{kind}" in API group '
+        f'"{api_group}" {where}'
+    )
 
 
 def _hint(status: int | None) -> str:

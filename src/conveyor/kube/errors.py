@@ -23,3 +23,11 @@ class RollbackError(ClusterError):
 
 class RolloutFailed(ConveyorError):
     """The rollout failed (deadline exceeded, a failing pod, deletion, or timeout)."""
+
+
+class ListForbidden(ClusterError):
+    """RBAC refused a list (403): at the cluster scope, or in one namespace."""
+
+
+class ContinueExpired(ClusterError):
+    """410 Gone on a list's continue token: the chunks would be inconsistent; the list starts over."""

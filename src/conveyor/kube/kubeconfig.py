@@ -30,9 +30,28 @@ class ClusterAccess:
     in_cluster: Mapping[str, str] = field(default_factory=dict)
 
 
-def connect(access: ClusterAccess, context: str = "", namespace: str = "", verify: bool = True) -> Cluster:
+@dataclass(frozen=True)
+class ContextEntry:
+    """One context of the kubeconfig: its name, the server it reaches, the user it authenticates as, and
+    its namespace ("" when it names none)."""
+
+    name: str
+    server: str
+    user: str
+    namespace: str = ""
+
+
+def connect(
+    access: ClusterAccess,
+    context: str = "",
+    namespace: str = "",
+    verify: bool = True,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    interactive: bool = True,
+) -> Cluster:
     """The cluster `access` configures, in `context` (else the current one) and `namespace` (else the
-    context's); with `verify`, the API server and the namespace are asked first."""
+    context's); with `verify`, the API server and the namespace are asked first. Not `interactive`: an
+    exec credential plugin gets no stdin and at most `timeouts.read` seconds."""
     return load_cluster(
         kubeconfig=access.kubeconfig or None,
         env_kubeconfig=access.env_kubeconfig or None,
@@ -40,8 +59,55 @@ def connect(access: ClusterAccess, context: str = "", namespace: str = "", verif
         context=context or None,
         home=access.home,
         environ=access.in_cluster,
+        timeouts=timeouts,
         verify=verify,
+        interactive=interactive,
     )
+
+
+def contexts(access: ClusterAccess) -> tuple[list[ContextEntry], str]:
+    """Every context the configuration has, with its server and user, and the current one (in-cluster: one,
+    named `in-cluster`), without connecting. Raises ClusterError when there is no configuration."""
+    source = choose_config(access.kubeconfig, access.env_kubeconfig, access.home, access.in_cluster)
+    if source.origin == IN_CLUSTER:
+        host = access.in_cluster.get("KUBERNETES_SERVICE_HOST", "")
+        return [ContextEntry(IN_CLUSTER, host, "the service account")], IN_CLUSTER
+    kube_config = module("kubernetes.config.kube_config")
+    where = f"{source.kubeconfig} ({source.origin})"
+    found, current, merged = _read_contexts(kube_config, where, source.kubeconfig)
+    servers = _named(merged, "clusters", "cluster")
+    entries = []
+    for name, entry in found.items():
+        context = entry.get("context") or {}
+        server = str((servers.get(str(context.get("cluster", ""))) or {}).get("server", ""))
+        entries.append(ContextEntry(name, server, str(context.get("user", "")), str(context.get("namespace") or "")))
+    return entries, current
+
+
+def _named(merged: Any, kind: str, field_name: str) -> dict[str, Any]:
+    """name -> the entry's body, for a kubeconfig list (`clusters`, `users`)."""
+    items = [getattr(item, "value", item) for item in merged.value.get(kind) or []]
+    return {str(item.get("name")): getattr(item.get(field_name), "value", item.get(field_name)) for item in items}
+
+
+EXEC_WRAPPER = 'limit=$1; shift; exec timeout "$limit" "$@" </dev/null'
+
+
+def _without_stdin(merged: Any, user: str, seconds: float) -> None:
+    """Make `user`'s exec credential plugin run without stdin and within `seconds` (kubectl's
+    interactiveMode Never): the client's loader runs the command it names, so the command becomes `sh -c`
+    around coreutils' timeout, with stdin from /dev/null."""
+    for item in merged.value.get("users") or []:
+        entry = getattr(item, "value", item)
+        if str(entry.get("name")) != user:
+            continue
+        body = getattr(entry.get("user"), "value", entry.get("user")) or {}
+        plugin = getattr(body.get("exec"), "value", body.get("exec"))
+        if not plugin or not plugin.get("command"):
+            return
+        args = [str(arg) for arg in plugin.get("args") or []]
+        plugin["args"] = ["-c", EXEC_WRAPPER, "sh", str(max(1, int(seconds))), str(plugin["command"]), *args]
+        plugin["command"] = "/bin/sh"
 
 
 @dataclass(frozen=True)
@@ -100,9 +166,11 @@ def choose_context(contexts: Sequence[str], current: str, wanted: str, where: st
     return current
 
 
-def _load_kubeconfig(source: ConfigSource, context: str | None) -> tuple[Any, str, str]:
+def _load_kubeconfig(
+    source: ConfigSource, context: str | None, interactive: bool = True, seconds: float = 30.0
+) -> tuple[Any, str, str]:
     """(client configuration, context name, context namespace) from a kubeconfig file (list, merged as
-    kubectl merges it)."""
+    kubectl merges it); not `interactive`: an exec plugin runs without stdin, within `seconds`."""
     paths = [p for p in source.kubeconfig.split(os.pathsep) if p]
     if not any(Path(p).expanduser().is_file() for p in paths):
         raise ClusterError(
@@ -113,6 +181,8 @@ def _load_kubeconfig(source: ConfigSource, context: str | None) -> tuple[Any, st
     where = f"{source.kubeconfig} ({source.origin})"
     contexts, current, merged = _read_contexts(kube_config, where, source.kubeconfig)
     name = choose_context(list(contexts), current, context or "", where)
+    if not interactive:
+        _without_stdin(merged, str((contexts[name].get("context") or {}).get("user", "")), seconds)
     configuration = module("kubernetes.client").Configuration()
     try:
         loader = kube_config.KubeConfigLoader(config_dict=merged, active_context=name, config_base_path=None)
@@ -167,6 +237,7 @@ def load_cluster(
     environ: Mapping[str, str] | None = None,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
     verify: bool = True,
+    interactive: bool = True,
 ) -> Cluster:
     """Connect to the cluster the configuration names.
 
@@ -180,7 +251,7 @@ def load_cluster(
     if source.origin == IN_CLUSTER:
         configuration, context_name, context_namespace = _load_in_cluster(environ or {})
     else:
-        configuration, context_name, context_namespace = _load_kubeconfig(source, context)
+        configuration, context_name, context_namespace = _load_kubeconfig(source, context, interactive, timeouts.read)
     configuration.retries = 1
     connection = Connection(
         context=context_name,

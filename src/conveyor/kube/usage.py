@@ -1,18 +1,22 @@
-"""Which images one namespace of a cluster references, for the cleanup's deletion guard: Deployment
-templates and the ReplicaSets of their revision history (what `kubectl rollout undo` returns to),
-StatefulSets, DaemonSets, CronJobs, Jobs and Pods (their specs, and the image and imageID each container
-status reports).
+"""Which images a cluster references, for the cleanup's deletion guard: Deployment templates and the
+ReplicaSets of their revision history (what `kubectl rollout undo` returns a Deployment to), StatefulSets
+and DaemonSets and their ControllerRevisions (what it returns them to), CronJobs, Jobs and Pods (their
+specs, and the image and imageID each container status reports).
 
-images_of() is pure; images_in_use() lists each kind once, without a selector, and fails closed: any error
-is a ClusterError naming the kind, the namespace and the context."""
+images_of() is pure. images_in_cluster() lists each kind in every namespace, in chunks (`limit` and
+`continue`; a 410 on a continue token starts that list over, never a partial view); where a cluster-wide
+list is forbidden it lists the fallback namespaces it is given, and without any it fails. It fails closed:
+any error is a ClusterError naming the kind, the scope and the context."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from conveyor.kube.cluster import Connection
+from conveyor.kube.errors import ClusterError, ContinueExpired, ListForbidden
 from conveyor.kube.objects import REVISION_ANNOTATION
 
 Obj = Mapping[str, Any]
@@ -26,7 +30,10 @@ KINDS: tuple[tuple[str, str], ...] = (
     ("cronjobs", "/apis/batch/v1"),
     ("jobs", "/apis/batch/v1"),
     ("pods", "/api/v1"),
+    ("controllerrevisions", "/apis/apps/v1"),
 )
+CHUNK = 500  # objects per list request (kubectl's --chunk-size default)
+RESTARTS = 3  # a list whose continue token expired this often is given up
 CONTAINERS = (("containers", ""), ("initContainers", "init container"), ("ephemeralContainers", "ephemeral container"))
 STATUSES = (
     ("containerStatuses", ""),
@@ -52,14 +59,65 @@ class ImageUse:
         return f"{self.kind}/{self.name} ({context})"
 
 
-class NamespaceLister(Protocol):
-    def list_all(self, kind: str, group: str) -> list[dict[str, Any]]: ...
+class Lister(Protocol):
+    @property
+    def connection(self) -> Connection: ...
+
+    def list_page(
+        self, kind: str, group: str, namespace: str | None, limit: int, token: str = ""
+    ) -> tuple[list[dict[str, Any]], str]: ...
 
 
-def images_in_use(cluster: NamespaceLister) -> list[ImageUse]:
-    """Every image the objects of every kind in KINDS reference in the cluster's namespace (one list request
-    per kind). Raises ClusterError on any failure: an image whose use cannot be checked must be kept."""
-    return [use for kind, group in KINDS for obj in cluster.list_all(kind, group) for use in images_of(kind, obj)]
+def images_in_cluster(
+    cluster: Lister, fallback: Sequence[str] | None = None, deadline: Callable[[], None] = lambda: None
+) -> list[ImageUse]:
+    """Every image the objects of every kind in KINDS reference, in every namespace; where a cluster-wide
+    list of a kind is forbidden, in the `fallback` namespaces (None: the forbidden list is the error).
+    `deadline` raises once the time to ask this cluster is up; it is asked before every request."""
+    uses = []
+    for kind, group in KINDS:
+        for obj in list_kind(cluster, kind, group, fallback, deadline):
+            uses += images_of(kind, obj)
+    return uses
+
+
+def list_kind(
+    cluster: Lister, kind: str, group: str, fallback: Sequence[str] | None, deadline: Callable[[], None]
+) -> list[dict[str, Any]]:
+    try:
+        return list_every(cluster, kind, group, None, deadline)
+    except ListForbidden as error:
+        if not fallback:
+            raise ListForbidden(
+                f"{error.problem}, so the guard cannot know what else runs there",
+                f"grant the read-only ClusterRole conveyor-guard (README 'What Conveyor never deletes'), or name "
+                f"the namespaces to look in (conveyor.guard.namespaces); {error.hint}",
+            ) from None
+    return [obj for namespace in fallback for obj in list_every(cluster, kind, group, namespace, deadline)]
+
+
+def list_every(
+    cluster: Lister, kind: str, group: str, namespace: str | None, deadline: Callable[[], None]
+) -> list[dict[str, Any]]:
+    """Every object of `kind` in `namespace` (None: every namespace), chunk by chunk; a continue token
+    that expired (410) starts the list over, at most RESTARTS times."""
+    for _ in range(RESTARTS + 1):
+        items: list[dict[str, Any]] = []
+        token = ""
+        try:
+            while True:
+                deadline()
+                page, token = cluster.list_page(kind, group, namespace, CHUNK, token)
+                items += page
+                if not token:
+                    return items
+        except ContinueExpired:
+            continue
+    scope = f'namespace "{namespace}"' if namespace else "every namespace"
+    raise ClusterError(
+        f"the list of {kind} in {scope} kept changing: its continue token expired {RESTARTS + 1} times",
+        "run the cleanup again when the cluster is quieter",
+    )
 
 
 def images_of(kind: str, obj: Obj) -> list[ImageUse]:
@@ -91,6 +149,8 @@ def _pod_spec(kind: str, obj: Obj) -> Obj:
     spec = obj.get("spec") or {}
     if kind == "pod":
         return spec
+    if kind == "controllerrevision":  # the template patch of a StatefulSet's or DaemonSet's revision
+        spec = ((obj.get("data") or {}).get("spec")) or {}
     if kind == "cronjob":
         spec = (spec.get("jobTemplate") or {}).get("spec") or {}
     return (spec.get("template") or {}).get("spec") or {}
@@ -101,10 +161,14 @@ def _context(kind: str, obj: Obj) -> str:
     meta = obj.get("metadata") or {}
     revision = (meta.get("annotations") or {}).get(REVISION_ANNOTATION)
     text = f"revision {revision}" if revision and kind in ("deployment", "replicaset") else ""
+    if kind == "controllerrevision":
+        text = f"revision {obj.get('revision', '?')}"
     owner = next((ref for ref in meta.get("ownerReferences") or [] if ref.get("controller")), None)
     if owner:
         text = f"{text} of {str(owner.get('kind', '')).lower()}/{owner.get('name', '')}".strip()
         if kind == "replicaset" and owner.get("kind") == "Deployment" and not (obj.get("spec") or {}).get("replicas"):
+            text += ", kept for rollout undo"
+        if kind == "controllerrevision":
             text += ", kept for rollout undo"
     return text
 

@@ -55,7 +55,7 @@ def deploy(
     seen = release.look(client)
     with open_cluster(access, environment, console) as cluster:
         check_targets(cluster, environment.targets)
-        known.reuse(environment.name, cluster)
+        known.reuse(cluster)
         if dry_run:
             known.clusters()  # says whether the deletion guard may list what it needs
             for line in plan(request, cluster):

@@ -82,8 +82,9 @@ def run_rollback(tools: Toolbox, kubeconfig: str = "", dry_run: bool = False) ->
 
 def cleanup_tag(tools: Toolbox, tag: str, dry_run: bool, skip_cluster_check: bool = False) -> None:
     reference = cleanup.parse_tag_reference(tag, tools.settings.registry)
+    known = tools.knowledge(skip_cluster_check=skip_cluster_check)
+    known.scope.check_home(reference.repository)  # before the registry is asked anything
     with tools.registry() as client:
-        known = tools.knowledge(skip_cluster_check=skip_cluster_check)
         cleanup.cleanup_one_tag(reference, client, known, tools.console, tools.stop, dry_run)
 
 
@@ -105,6 +106,7 @@ def cleanup_by_policy(tools: Toolbox, policy: CleanupPolicy, dry_run: bool, skip
     settings = tools.settings
     known = tools.knowledge(skip_cluster_check=skip_cluster_check)
     repository = ImageReference.parse(f"{settings.registry_image}/{policy.image}").repository
+    known.scope.check_home(repository)
     with tools.registry() as client:
         cleanup.cleanup_by_policy(policy, repository, client, known, tools.console, tools.stop, dry_run)
 

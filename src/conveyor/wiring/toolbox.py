@@ -22,6 +22,7 @@ from conveyor.gitinfo import GitAnswer
 from conveyor.interrupt import Stop
 from conveyor.kube import ClusterAccess
 from conveyor.process import Runner
+from conveyor.reference import ImageReference
 from conveyor.registry import GitLabTagsApi, RegistryClient, RegistryOptions
 from conveyor.registry.credentials import Credentials, resolve_credentials
 from conveyor.stages.build import BuildTarget
@@ -159,9 +160,13 @@ class Toolbox:
         settings = self.settings
         scope = GuardScope(
             registry=settings.registry,
+            project=ImageReference.parse(settings.registry_image).repository,
             ci_repository=settings.images.ci_commit.repository,
             environments=settings.environments,
             keep_releases=settings.keep_releases,
+            guard=settings.guard,
+            in_gitlab=settings.in_gitlab,
+            deadline=settings.registry_timeout,
         )
         origin = GitAnswer(settings.project_dir).origin_branches
         return Knowledge(scope, self.cluster_access(), origin, self.console, skip_cluster_check, strict)

@@ -1,4 +1,4 @@
-"""Which images a namespace references: Conveyor's images_in_use against real `kubectl get -o json` on the
+"""Which images a cluster references: Conveyor's images_in_cluster against real `kubectl get -A -o json` on the
 same simulated cluster, RBAC refusals, and the ReplicaSet history the deployment controller prunes."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conveyor.kube import ClusterError, load_cluster, set_image
-from conveyor.kube.usage import KINDS, ImageUse, images_in_use, images_of
+from conveyor.kube.usage import KINDS, ImageUse, images_in_cluster, images_of
 from conveyor.kube.wait import WaitOptions, wait_for_rollout
 from devtools.k8s_sim import SCENARIOS
 from devtools.k8s_sim.cluster import pod_spec
@@ -24,12 +24,12 @@ EVERY_KIND = ",".join(kind for kind, _ in KINDS)
 
 def conveyor_uses(env: Env) -> list[ImageUse]:
     with load_cluster(kubeconfig=str(env.kubeconfig)) as cluster:
-        return images_in_use(cluster)
+        return images_in_cluster(cluster)
 
 
 def kubectl_images(env: Env) -> set[str]:
     """The images real kubectl shows, extracted from its JSON as Conveyor extracts them."""
-    shown = env.kubectl("get", EVERY_KIND, "-n", NAMESPACE, "-o", "json")
+    shown = env.kubectl("get", EVERY_KIND, "--all-namespaces", "--chunk-size=2", "-o", "json")
     assert shown.returncode == 0, shown.stderr
     return {use.image for item in json.loads(shown.stdout)["items"] for use in images_of(item["kind"], item)}
 
@@ -110,7 +110,7 @@ def test_a_forbidden_kind_fails_like_kubectl(
         f'{qualified} is forbidden: User "system:serviceaccount:conveyor:deployer" cannot list resource "{kind}" '
         f'in API group "{group}" in the namespace "conveyor"'
     )
-    shown = env.kubectl("get", EVERY_KIND, "-n", NAMESPACE, "-o", "json")
+    shown = env.kubectl("get", EVERY_KIND, "--all-namespaces", "--chunk-size=2", "-o", "json")
     assert shown.returncode == 1
     assert shown.stderr.strip() == f"Error from server (Forbidden): {refusal}"
     assert "deployment.apps/web" in env.kubectl("get", EVERY_KIND, "-n", NAMESPACE, "-o", "name").stdout  # the rest

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from conveyor.kube import ClusterError
-from conveyor.kube.usage import KINDS, ImageUse, images_in_use, images_of
+from conveyor.kube.cluster import Connection
+from conveyor.kube.errors import ContinueExpired, ListForbidden
+from conveyor.kube.usage import KINDS, ImageUse, images_in_cluster, images_of
 
 Obj = dict[str, Any]
 REVISION = "deployment.kubernetes.io/revision"
@@ -143,22 +145,47 @@ def test_objects_without_images_or_spec() -> None:
 
 @dataclass
 class FakeLister:
+    """A cluster answering lists in chunks of two objects: `objects` per kind (with their namespace),
+    `refuse` a kind everywhere, `cluster_wide` kinds only at the cluster scope, `expire` continue tokens."""
+
     objects: dict[str, list[Obj]]
     refuse: str = ""
-    calls: list[tuple[str, str]] = field(default_factory=list)
+    cluster_wide: frozenset[str] = frozenset()
+    expire: int = 0
+    calls: list[tuple[str, str | None, str]] = field(default_factory=list)
+    connection: Connection = field(default_factory=lambda: Connection("prod", "shop", "https://kube.test", "test"))
 
-    def list_all(self, kind: str, group: str) -> list[Obj]:
-        self.calls.append((kind, group))
-        if kind == self.refuse:
-            raise ClusterError(f'cannot list {kind} in namespace "shop" (context prod): forbidden')
-        return self.objects.get(kind, [])
+    def list_page(
+        self, kind: str, group: str, namespace: str | None, limit: int, token: str = ""
+    ) -> tuple[list[Obj], str]:
+        self.calls.append((kind, namespace, token))
+        if kind == self.refuse or (namespace is None and kind in self.cluster_wide):
+            raise ListForbidden(f"cannot list {kind}: forbidden", "grant it")
+        if token and self.expire:
+            self.expire -= 1
+            raise ContinueExpired(f"cannot list {kind}: the continue token is too old")
+        found = [o for o in self.objects.get(kind, []) if namespace in (None, o["metadata"].get("namespace"))]
+        start = int(token or 0)
+        rest = found[start + 2 :]
+        return found[start : start + 2], str(start + 2) if rest else ""
 
 
-def test_images_in_use_lists_every_kind_once() -> None:
-    lister = FakeLister({"cronjobs": [{"metadata": meta("nightly"), "spec": {"jobTemplate": {}}}]})
-    lister.objects["statefulsets"] = [templated("db", pod_spec("r/db:1"))]
-    assert [(use.kind, use.image) for use in images_in_use(lister)] == [("statefulset", "r/db:1")]
-    assert lister.calls == list(KINDS)
+def object_in(namespace: str, name: str, image: str, kind: str = "statefulsets") -> Obj:
+    """An object of `kind` in `namespace` whose pods run `image`."""
+    spec: Obj = {"replicas": 1, "template": {"spec": pod_spec(image)}}
+    if kind == "pods":
+        spec = pod_spec(image)
+    elif kind == "cronjobs":
+        spec = {"jobTemplate": {"spec": {"template": {"spec": pod_spec(image)}}}}
+    return {"metadata": meta(name) | {"namespace": namespace}, "spec": spec}
+
+
+def test_every_kind_is_listed_in_every_namespace_chunk_by_chunk() -> None:
+    lister = FakeLister({"statefulsets": [object_in(f"ns{i}", f"db{i}", f"r/db:{i}") for i in range(5)]})
+    uses = images_in_cluster(lister)
+    assert sorted(use.image for use in uses) == [f"r/db:{i}" for i in range(5)]
+    assert [token for kind, _, token in lister.calls if kind == "statefulsets"] == ["", "2", "4"]
+    assert {(kind, namespace) for kind, namespace, _ in lister.calls} == {(kind, None) for kind, _ in KINDS}
     assert [kind for kind, _ in KINDS] == [
         "deployments",
         "replicasets",
@@ -167,13 +194,52 @@ def test_images_in_use_lists_every_kind_once() -> None:
         "cronjobs",
         "jobs",
         "pods",
+        "controllerrevisions",
     ]
     assert dict(KINDS)["cronjobs"] == "/apis/batch/v1" and dict(KINDS)["pods"] == "/api/v1"
 
 
+def test_an_expired_continue_token_starts_that_list_over_never_a_partial_view() -> None:
+    lister = FakeLister({"pods": [object_in("a", f"p{i}", f"r/p:{i}", "pods") for i in range(3)]}, expire=1)
+    assert sorted(use.image for use in images_in_cluster(lister) if use.kind == "pod") == ["r/p:0", "r/p:1", "r/p:2"]
+    assert [token for kind, _, token in lister.calls if kind == "pods"] == ["", "2", "", "2"]
+    with pytest.raises(ClusterError, match="continue token expired 4 times"):
+        images_in_cluster(FakeLister({"pods": [object_in("a", f"p{i}", "r/p:1", "pods") for i in range(3)]}, expire=9))
+
+
+def test_a_forbidden_cluster_wide_list_without_namespaces_cannot_know() -> None:
+    lister = FakeLister({}, cluster_wide=frozenset({"cronjobs"}))
+    with pytest.raises(ListForbidden) as raised:
+        images_in_cluster(lister)
+    assert str(raised.value).startswith("cannot list cronjobs: forbidden, so the guard cannot know what else runs")
+    assert "ClusterRole conveyor-guard" in str(raised.value) and "conveyor.guard.namespaces" in str(raised.value)
+
+
+def test_a_forbidden_cluster_wide_list_falls_back_to_the_namespaces_named() -> None:
+    jobs = [object_in("cron", "nightly", "r/php:1", "cronjobs"), object_in("web", "migrate", "r/php:2", "cronjobs")]
+    lister = FakeLister({"cronjobs": jobs}, cluster_wide=frozenset({"cronjobs"}))
+    uses = images_in_cluster(lister, fallback=("cron", "web"))
+    assert sorted(use.image for use in uses) == ["r/php:1", "r/php:2"]
+    assert [namespace for kind, namespace, _ in lister.calls if kind == "cronjobs"] == [None, "cron", "web"]
+
+
 def test_any_failure_fails_the_whole_answer() -> None:
     with pytest.raises(ClusterError, match="cannot list cronjobs"):
-        images_in_use(FakeLister({"deployments": [templated("web", pod_spec("r/app:1"))]}, refuse="cronjobs"))
+        images_in_cluster(FakeLister({"deployments": [templated("web", pod_spec("r/app:1"))]}, refuse="cronjobs"))
+
+
+def test_a_controller_revision_is_rollback_history() -> None:
+    revision = {
+        "metadata": meta("db-7d9f") | {"ownerReferences": [{"kind": "StatefulSet", "name": "db", "controller": True}]},
+        "revision": 3,
+        "data": {"spec": {"template": {"spec": {"containers": [{"name": "db", "image": "r/db:old"}]}}}},
+    }
+    (use,) = images_of("controllerrevisions", revision)
+    assert (use.image, use.kind, use.detail) == (
+        "r/db:old",
+        "controllerrevision",
+        "revision 3 of statefulset/db, kept for rollout undo",
+    )
 
 
 def test_importing_usage_does_not_import_kubernetes() -> None:
