@@ -25,6 +25,11 @@ def print_line(text: str) -> None:
     print(text, flush=True)
 
 
+def print_error_line(text: str) -> None:
+    """A human line on stderr, when stdout carries a JSON document."""
+    print(text, file=sys.stderr, flush=True)
+
+
 def print_status(text: str) -> None:
     """Rewrite the current terminal line."""
     sys.stdout.write(f"\r\x1b[K{text}")
@@ -49,14 +54,19 @@ class Console:
         self._status_shown = False
 
     @classmethod
-    def for_terminal(cls, redactor: Redactor, gitlab_sections: bool, no_color: bool) -> Console:
-        """Colours and in-place progress only when stdout is a terminal (and colours never with NO_COLOR)."""
-        tty = sys.stdout.isatty()
+    def for_terminal(
+        cls, redactor: Redactor, gitlab_sections: bool, no_color: bool, to_stderr: bool = False
+    ) -> Console:
+        """Colours and in-place progress only when the output is a terminal (and colours never with
+        NO_COLOR); `to_stderr`: every line goes to stderr (stdout carries a JSON document)."""
+        stream = sys.stderr if to_stderr else sys.stdout
+        tty = stream.isatty()
         return cls(
             redactor,
+            emit=print_error_line if to_stderr else print_line,
             gitlab_sections=gitlab_sections,
             colour=tty and not no_color,
-            status=print_status if tty else None,
+            status=print_status if tty and not to_stderr else None,
         )
 
     def paint(self, text: str, colour: str) -> str:

@@ -159,7 +159,9 @@ def test_a_release_waiting_for_production_is_kept_however_many_follow(example: E
         outputs = [shop.deploy(tag, **keep_one).stdout for tag in waiting]
         tags = shop.tags()
     assert older not in tags, "older than what production runs, used nowhere, not the newest: deleted"
-    assert any(f"deleted {shop.repository}:{older}: an older release" in output for output in outputs)
+    deleted = f"deleted {shop.repository}:{older} "
+    said = [line for output in outputs for line in output.splitlines() if line.startswith(deleted)]
+    assert len(said) == 1 and ": [old-release] an older release" in said[0], "\n".join(outputs)
     assert set(waiting) <= set(tags), "every release newer than production's may still go there"
     assert tags["prod"] == tags[released] and tags["prod-staging"] == tags[waiting[-1]]
     assert "newer than what environment production runs (prod)" in line_with(

@@ -22,20 +22,18 @@ pytestmark = pytest.mark.e2e
 TAGS = [f"build.{n:03d}" for n in range(150)]
 
 
-@pytest.fixture
-def slow(example: Example) -> Iterator[FaultProxy]:
+def behind_a_proxy(example: Example, delay: float) -> Iterator[FaultProxy]:
+    """TAGS pushed, and a proxy in front of the registry answering each request `delay` seconds late."""
     with RegistryClient(example.registry.address, options=RegistryOptions(scheme="http")) as client:
         push_image(client, example.repository, TAGS, "many")
-    proxy = FaultProxy(example.registry.address, rate=0.0, delay=0.03).start()
+    proxy = FaultProxy(example.registry.address, rate=0.0, delay=delay).start()
     yield proxy
     proxy.stop()
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_finishes_the_tags_in_flight_and_reports(
-    example: Example, slow: FaultProxy, signum: int, code: int
-) -> None:
-    env = example.env(CI_REGISTRY=slow.address, CI_REGISTRY_IMAGE=f"{slow.address}/{example.name}/example")
+def deleting(example: Example, proxy: FaultProxy, within: float) -> subprocess.Popen[str]:
+    """`inv cleanup.policy --delete build.* --execute` through `proxy`, once it has begun deleting."""
+    env = example.env(CI_REGISTRY=proxy.address, CI_REGISTRY_IMAGE=f"{proxy.address}/{example.name}/example")
     run = subprocess.Popen(
         [sys.executable, "-m", "invoke", "cleanup.policy", "--delete", "build.*", "--execute"],
         cwd=example.root,
@@ -44,11 +42,24 @@ def test_a_signal_finishes_the_tags_in_flight_and_reports(
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + within
     with RegistryClient(example.registry.address, options=RegistryOptions(scheme="http")) as client:
         while not client.get_manifest(example.repository, TAGS[0]).is_placeholder:  # deletions have begun
             assert time.monotonic() < deadline and run.poll() is None, "the cleanup never started deleting"
             time.sleep(0.02)
+    return run
+
+
+@pytest.fixture
+def slow(example: Example) -> Iterator[FaultProxy]:
+    yield from behind_a_proxy(example, delay=0.03)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_finishes_the_tags_in_flight_and_reports(
+    example: Example, slow: FaultProxy, signum: int, code: int
+) -> None:
+    run = deleting(example, slow, within=60)
     run.send_signal(signum)
     stdout, stderr = run.communicate(timeout=120)
 
@@ -64,3 +75,31 @@ def test_a_signal_finishes_the_tags_in_flight_and_reports(
     assert left == sorted(waiting), "exactly the tags not started remain"
     with RegistryClient(example.registry.address, options=RegistryOptions(scheme="http")) as client:
         assert not [tag for tag in left if client.get_manifest(example.repository, tag).is_placeholder]
+
+
+@pytest.fixture
+def slower(example: Example) -> Iterator[FaultProxy]:
+    """A registry so slow that finishing the tags in flight takes seconds: time for a second signal."""
+    yield from behind_a_proxy(example, delay=0.4)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_second_signal_stops_at_once_with_the_same_code_and_says_what_it_deleted(
+    example: Example, slower: FaultProxy, signum: int, code: int
+) -> None:
+    run = deleting(example, slower, within=120)
+    run.send_signal(signum)
+    time.sleep(0.5)
+    assert run.poll() is None, "still finishing the tags in flight"
+    run.send_signal(signum)
+    stopped = time.monotonic()
+    stdout, stderr = run.communicate(timeout=30)
+    assert time.monotonic() - stopped < 5, "a second signal stops at once"
+    assert run.returncode == code, stdout + stderr
+    name = signal.Signals(signum).name
+    (last,) = [line for line in stderr.splitlines() if line.startswith(f"conveyor: {name} again")]
+    assert "stopped at once; deleted before the stop: " in last and f"of {len(TAGS)})" in last
+    said = last.split("deleted before the stop: ", 1)[1].rsplit(" (", 1)[0]
+    deleted = [] if said == "nothing" else said.split(", ")
+    left = registry_tags(example.registry.url, example.repository)
+    assert not set(deleted) & set(left), "every tag it says it deleted is gone"

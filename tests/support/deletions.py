@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from conveyor.interrupt import Stop
 from conveyor.registry.client import RegistryClient
-from conveyor.stages.deleting import CleanupReport, TagOutcome, deletions
+from conveyor.stages.deleting import deletions
+from conveyor.stages.reports import CleanupReport, TagOutcome
 from tests.support.factories import permit
 
 

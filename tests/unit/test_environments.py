@@ -16,7 +16,7 @@ from conveyor.errors import ConfigError
 from conveyor.kube import ClusterAccess, ClusterError
 from conveyor.kube.kubeconfig import ContextEntry
 from conveyor.registry.client import RegistryClient
-from conveyor.stages import deleting, knowledge, releases
+from conveyor.stages import knowledge, releases, reports
 from conveyor.stages.releases import release_of, tag_move
 from conveyor.tasks.bridge import environment_flags
 from tests.support.factories import toolbox
@@ -131,12 +131,12 @@ def test_promotion_moves_the_deployed_environments_tag_for_its_images(
     monkeypatch.setattr(releases, "move_tag", promote)
     monkeypatch.setattr(releases, "collect_tags", lambda *_args, **_kwargs: {})
     monkeypatch.setattr(
-        releases, "guarded", lambda _client, _known, repository, *_args: deleting.CleanupReport(repository)
+        releases, "guarded", lambda _client, _known, repository, *_args: reports.CleanupReport(repository)
     )
     tools = toolbox(load(environment=environment))
     known = tools.knowledge(skip_cluster_check=True)
     client = cast(RegistryClient, object())
-    releases.promote_and_prune(tools.release(), client, known, tools.console, tools.stop)
+    releases.promote_and_prune(tools.release(), client, known, reports.Reports(tools.console, tools.stop, "deploy"))
     assert promoted == moved
 
 

@@ -57,6 +57,7 @@ class GuardVerdict:
     reason: str
     digest: str | None = None
     permit: DeletionPermit | None = None
+    rule: str = ""  # which of the guard's rules kept it: in-use, promoted, newest, unknown-age, waiting, branch
 
     @property
     def placeholder(self) -> bool:
@@ -96,15 +97,23 @@ def decide(candidates: Mapping[str, str], facts: Facts) -> list[GuardVerdict]:
             why = "placeholder left by an interrupted deletion"
             verdicts.append(GuardVerdict(tag, "delete", why, info.digest, _permit(facts, info, why, placeholder=True)))
         else:
-            keep = (
-                usage.reason(tag, info.digest)
-                or _promotion_reason(info, promoted, facts)
-                or _release_reason(info, newest, facts.keep_releases)
-                or _waiting_reason(info, facts)
-                or _branch_reason(tag, facts.branches)
+            rule, keep = next(
+                (
+                    (rule, reason)
+                    for rule, reason in (
+                        ("in-use", usage.reason(tag, info.digest)),
+                        ("promoted", _promotion_reason(info, promoted, facts)),
+                        ("newest", _release_reason(info, newest, facts.keep_releases)),
+                        ("waiting", _waiting_reason(info, facts)),
+                        ("branch", _branch_reason(tag, facts.branches)),
+                    )
+                    if reason
+                ),
+                ("", ""),
             )
             if keep:
-                verdicts.append(GuardVerdict(tag, "keep", keep, info.digest))
+                rule = "unknown-age" if keep.startswith("creation time unknown") else rule
+                verdicts.append(GuardVerdict(tag, "keep", keep, info.digest, rule=rule))
             else:
                 verdicts.append(GuardVerdict(tag, "delete", why, info.digest, _permit(facts, info, why)))
     return verdicts

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from conveyor import tagnames
 from conveyor.config.durations import describe
@@ -31,11 +32,20 @@ LATEST = "latest"
 
 @dataclass(frozen=True)
 class PlannedTag:
+    """What the rules say of one tag: delete or keep, by which rule, and why."""
+
     tag: str
     delete: bool
     rule: str
     reason: str
     digest: str | None = None
+
+    @property
+    def action(self) -> Literal["would-delete", "kept", "skipped"]:
+        """How a report names it while the guard has not weighed it."""
+        if self.delete:
+            return "would-delete"
+        return "skipped" if self.rule == "skipped" else "kept"
 
 
 @dataclass(frozen=True)
@@ -161,8 +171,10 @@ def _by_age(info: TagInfo, rank: int, policy: CleanupPolicy, now: datetime) -> P
     return PlannedTag(info.tag, False, "older-than", why, info.digest)
 
 
-def policy_candidates(plan: PolicyPlan, tags: Mapping[str, TagInfo]) -> dict[str, str]:
-    """What the plan deletes, with its rule, plus every placeholder (never an image: always finished)."""
-    wanted = {e.tag: f"[{e.rule}] {e.reason}" for e in plan.entries if e.delete}
-    placeholders = {tag: "placeholder" for tag, info in tags.items() if info.placeholder}
-    return wanted | placeholders
+def policy_candidates(plan: PolicyPlan, tags: Mapping[str, TagInfo]) -> tuple[dict[str, str], dict[str, str]]:
+    """What the plan deletes (tag -> why, tag -> its rule), plus every placeholder (never an image: always
+    finished)."""
+    placeholders = [tag for tag, info in tags.items() if info.placeholder]
+    reasons = {e.tag: e.reason for e in plan.entries if e.delete} | dict.fromkeys(placeholders, "placeholder")
+    rules = {e.tag: e.rule for e in plan.entries if e.delete} | dict.fromkeys(placeholders, "placeholder")
+    return reasons, rules

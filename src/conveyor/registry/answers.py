@@ -1,7 +1,7 @@
 """Registry answers as Conveyor's one-line errors: how a status is said (`404 MANIFEST_UNKNOWN`, `502 and a
 text/html body`), the registry error code of a body, a JSON object or a protocol error, and the errors for
 an answer an operation cannot use, a registry that refuses deletes, a request that never got a usable
-answer, and an answer that was lost."""
+answer, an answer that was lost, and one no longer waited for (a stop)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from conveyor.registry.errors import (
     AnswerLost,
     DeletesDisabled,
     ManifestNotFound,
+    ReadAbandoned,
     RegistryProtocolError,
     RegistryUnavailable,
     RegistryUnreachable,
@@ -87,6 +88,15 @@ def answer_lost(host: str, what: str, answer: str, clean: Clean) -> AnswerLost:
         clean(f"registry {host} lost its answer to {what} ({answer})"),
         "run the cleanup again (it reads the state and goes on), or check the registry's health and logs",
         answer,
+    )
+
+
+def abandoned(host: str, what: str, seconds: float, sent: bool, clean: Clean) -> ReadAbandoned:
+    """A stop came: a read `sent` and still waiting for its answer was given up, or a request was not sent.
+    `seconds`: how long the operation had been going."""
+    return ReadAbandoned(
+        clean(f"stopped waiting for {host}'s answer to {what}"),
+        f"after {seconds:.1f} s" + ("" if sent else ", before it was sent"),
     )
 
 

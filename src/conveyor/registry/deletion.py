@@ -11,7 +11,7 @@ again: a tag that is gone is never brought back, and one pushed anew by someone 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -122,6 +122,16 @@ class TagDeleter:
         return step if isinstance(step, TagDeletion) else self.finish(step)
 
     def begin(self, permit: DeletionPermit) -> TagDeletion | PendingDeletion:
+        """`_begin`, finished even once a stop is asked for (conveyor.registry.transport's `finishing`)."""
+        with self._transport.finishing():
+            return self._begin(permit)
+
+    def finish(self, pending: PendingDeletion) -> TagDeletion:
+        """`_finish`, finished even once a stop is asked for: no tag is left on a throwaway manifest."""
+        with self._transport.finishing():
+            return self._finish(pending)
+
+    def _begin(self, permit: DeletionPermit) -> TagDeletion | PendingDeletion:
         """The first half of a deletion: the tag's digest is read again first, and a tag that is gone is
         `absent`, one that moved since the guard judged it (re-pushed: another digest) is `moved` and left
         alone (no registry offers a conditional delete, so a push landing between this read and the
@@ -149,7 +159,7 @@ class TagDeleter:
             return TagDeletion(tag, "absent", previous)
         return pending
 
-    def finish(self, pending: PendingDeletion) -> TagDeletion:
+    def _finish(self, pending: PendingDeletion) -> TagDeletion:
         """Delete the throwaway manifest by its own digest, which removes the tag and nothing else.
 
         Only a 202 proves the registry also untagged: distribution 2.8 deletes the manifest revision, then
@@ -303,13 +313,18 @@ Step = TagDeletion | PendingDeletion | str  # a failure is its one-line message
 
 
 def delete_tags(
-    deleter: TagDeleter, permits: Sequence[DeletionPermit], *, workers: int = DEFAULT_WORKERS, stop: Stop | None = None
+    deleter: TagDeleter,
+    permits: Sequence[DeletionPermit],
+    *,
+    workers: int = DEFAULT_WORKERS,
+    stop: Stop | None = None,
+    on_result: Callable[[Deleted], None] | None = None,
 ) -> list[Deleted]:
     """Delete the permits' tags (known to exist, e.g. just listed) with up to `workers` in parallel, in two
     phases where the registry needs throwaway manifests (every PUT, then every DELETE). A failure of one tag
     is reported as 'failed' and does not stop the others; refused deletes stop everything before any change.
     Once `stop` is requested no tag is begun, but every begun one is finished (no tag is left on a
-    placeholder)."""
+    placeholder). `on_result` sees each tag's outcome as soon as it is settled (progress)."""
     permits = list({permit.tag: permit for permit in permits}.values())  # each tag once
     if not permits:
         return []
@@ -326,19 +341,24 @@ def delete_tags(
         except ConveyorError as error:
             return _failure(deleter, error, gone)
 
-    def finish(step: Step | None) -> TagDeletion | str | None:
-        if not isinstance(step, PendingDeletion):
-            return step
-        try:
-            return deleter.finish(step)
-        except ConveyorError as error:
-            return _failure(deleter, error, gone)
+    def finish(permit: DeletionPermit, step: Step | None) -> Deleted:
+        result: TagDeletion | str | None
+        if isinstance(step, PendingDeletion):
+            try:
+                result = deleter.finish(step)
+            except ConveyorError as error:
+                result = _failure(deleter, error, gone)
+        else:
+            result = step
+        outcome = _outcome(permit, result)
+        if on_result is not None:
+            on_result(outcome)
+        return outcome
 
     first = begin(permits[0])  # learns how this registry deletes tags, once
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cleanup") as pool:
         begun = [first, *pool.map(begin, permits[1:])]
-        done = list(pool.map(finish, begun))
-    return [_outcome(permit, result) for permit, result in zip(permits, done, strict=True)]
+        return list(pool.map(finish, permits, begun))
 
 
 def _outcome(permit: DeletionPermit, result: TagDeletion | str | None) -> Deleted:

@@ -45,6 +45,11 @@ class NotARegistry(RegistryProtocolError):
     """The address answers, but not with the registry API (no Docker-Distribution-API-Version on /v2/)."""
 
 
+class ReadAbandoned(RegistryError):
+    """A stop was asked for (RegistryOptions.stopped): a read still waiting for the registry's answer was given
+    up, or a request was not sent at all. Writes already sent are finished instead."""
+
+
 class AnswerLost(RegistryUnavailable):
     """A PUT or DELETE got a 5xx, a cut connection or a read timeout: the registry may or may not have acted.
     Raised only to callers that read the registry's state before acting again (`replay=False`)."""

@@ -1,7 +1,7 @@
 """Retrying within a deadline: the backoff between tries (base·2ⁿ seconds, or the server's Retry-After,
-never past the operation's deadline) and why an attempt failed, classified from requests' and urllib3's
-exceptions (nothing listens, the host is unknown, no connection, the answer may have been lost, or the
-request cannot be sent at all)."""
+never past the operation's deadline, cut short by a stop) and why an attempt failed, classified from requests'
+and urllib3's exceptions (nothing listens, the host is unknown, no connection, the answer may have been lost,
+or the request cannot be sent at all)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,17 @@ import urllib3
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+STOP_POLL = 0.25  # how often a wait asks whether a stop was requested (seconds)
 REFUSED_RETRIES = 2  # a refused connection (or an unknown host) is tried three times in all, not until the deadline
 
 # Why an attempt failed: nothing listens, the host is unknown, no connection within the connect timeout, the
 # request may have reached the registry (cut connection, read timeout), it cannot be sent, or 429/5xx.
 Failure = Literal["refused", "unresolved", "unconnected", "lost", "unsendable", "busy"]
+
+
+def never() -> bool:
+    """The stop that never comes (RegistryOptions.stopped's default)."""
+    return False
 
 
 @dataclass(frozen=True)
@@ -40,12 +46,14 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Backoff:
-    """The waits of one client: its retry policy, its deadline per operation (seconds), and the clocks."""
+    """The waits of one client: its retry policy, its deadline per operation (seconds), the clocks, and the
+    stop that cuts a wait short (asked every STOP_POLL seconds)."""
 
     policy: RetryPolicy
     deadline: float
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
+    stopped: Callable[[], bool] = never
 
     def deadline_from_now(self) -> float:
         """The monotonic time by which an operation starting now must be done."""
@@ -53,14 +61,23 @@ class Backoff:
 
     def pause(self, tries: int, deadline: float, retry_after: float | None = None, why: str = "") -> bool:
         """Back off before try `tries` + 1 (Retry-After when given); False, without waiting, when the wait
-        would pass `deadline`."""
+        would pass `deadline`. A stop cuts the wait short (True: the next request refuses to start)."""
         delay = self.policy.delay(tries - 1, retry_after)
         if self.monotonic() + delay >= deadline:
             return False
         if why:
             log.debug("%s; try %d in %.2fs", why, tries + 1, delay)
-        self.sleep(delay)
+        self.wait(delay)
         return True
+
+    def wait(self, seconds: float) -> None:
+        """Sleep `seconds`, asking every STOP_POLL seconds whether a stop was requested (then return early)."""
+        if self.stopped is never:
+            self.sleep(seconds)
+            return
+        end = self.monotonic() + seconds
+        while not self.stopped() and (left := end - self.monotonic()) > 0:
+            self.sleep(min(STOP_POLL, left))
 
 
 def classify(error: requests.RequestException) -> tuple[Failure, str]:

@@ -4,16 +4,24 @@
 (conveyor.registry.auth: challenge, token cache, renewal), tries are spaced by the Backoff within the
 operation's deadline (conveyor.registry.retry: 429/5xx/connection errors; a refused connection twice), and
 answers become one-line errors in conveyor.registry.answers. Every attempt has a connect and a read
-timeout, and a body is read as it arrives, so a silent or drip-feeding server cannot outlast the deadline.
-Answers that may have been acted on (5xx, a cut connection, a read timeout) are tried again only with
-`replay`; otherwise they raise AnswerLost, for callers that read the registry's state first.
+timeout, its body is read as it arrives, and the watchdog (conveyor.registry.watchdog) cuts its connection
+at the deadline, so that no server, silent or dripping its headers or body, outlasts the deadline by more
+than a second. Answers that may have been acted on (5xx, a cut connection, a read timeout) are tried again
+only with `replay`; otherwise they raise AnswerLost, for callers that read the registry's state first.
+
+Once `options.stopped()` answers True, no request is sent and a read waiting for its answer is abandoned
+(ReadAbandoned); a write already sent is finished, and so is every request made in `finishing()` (a tag's
+deletion once begun). requests' own following of redirects is off: only a
+blob read's redirect is followed, by hand and without credentials to another origin
+(conveyor.registry.redirects); any other is an error.
 
 Here too: the proof that an address serves the registry API (`ping`)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import NoReturn
 from urllib.parse import urlsplit
 
@@ -21,15 +29,25 @@ import requests
 import urllib3
 
 from conveyor.redact import Redactor
-from conveyor.registry import answers
+from conveyor.registry import answers, redirects
 from conveyor.registry.auth import Authenticator
 from conveyor.registry.credentials import Credentials
 from conveyor.registry.errors import NotARegistry, RegistryUnreachable
 from conveyor.registry.options import RegistryOptions
-from conveyor.registry.retry import REFUSED_RETRIES, RETRY_STATUSES, Backoff, Failure, classify, retry_after
+from conveyor.registry.retry import (
+    REFUSED_RETRIES,
+    RETRY_STATUSES,
+    Backoff,
+    Failure,
+    classify,
+    never,
+    retry_after,
+)
+from conveyor.registry.watchdog import Watch, Watchdog, WatchedAdapter
 
 API_VERSION_HEADER = "Docker-Distribution-API-Version"
 BODY_CHUNK = 65536
+READS = frozenset({"GET", "HEAD"})  # abandoned on a stop while waiting; any other method is a write
 
 
 def manifest_path(repository: str, reference: str) -> str:
@@ -47,9 +65,14 @@ class Transport:
         self.options = options
         self.redactor: Redactor = options.redactor
         self.deadline = options.deadline
-        self.backoff = Backoff(options.retry, options.deadline, options.sleep, options.monotonic)
+        self._finishing = threading.local()  # per thread: inside `finishing()`, a stop does not cut requests
+        stopped = self.stopped if options.stopped is not never else never
+        self.backoff = Backoff(options.retry, options.deadline, options.sleep, options.monotonic, stopped)
+        self._watchdog = Watchdog()
         self._own_session = options.session is None
-        self._session = options.session if options.session is not None else _new_session(options.pool_size)
+        self._session = (
+            options.session if options.session is not None else _new_session(options.pool_size, self._watchdog)
+        )
         self._monotonic = options.monotonic
         self._auth = Authenticator(registry, credentials, options.actions, options.clock, self.redactor, self.request)
         self._lock = threading.Lock()
@@ -108,7 +131,8 @@ class Transport:
         realm, GitLab's API). It is tried again after what the server did not act on (429, no connection; a
         refused one only twice) and, with `replay`, after what it may have acted on (5xx, a cut connection, a
         read timeout). Without `replay` those raise AnswerLost, so that the caller reads the registry's state
-        before acting again. Returns the final response (any other status)."""
+        before acting again. Returns the final response (any other status). ReadAbandoned once stopped
+        (see the module's docstring); a redirect not followed is a RegistryProtocolError."""
         full_url = url if "://" in url else self.base_url + url
         what = f"{method} {urlsplit(full_url).path}"
         started = self._monotonic()
@@ -117,12 +141,14 @@ class Transport:
         failure: Failure | None = None
         answer = ""
         while (remaining := deadline - self._monotonic()) > 0:
+            self._refuse_if_stopped(full_url, what, deadline)
             send = dict(headers or {})
             token = self._auth.authorize(send, repository, deadline) if repository is not None else None
+            self._refuse_if_stopped(full_url, what, deadline)
             attempts += 1
             wait_for: float | None = None
             try:
-                response = self._attempt(method, full_url, what, send, data, params, remaining, deadline, started)
+                response = self._attempt(method, full_url, what, send, data, params, remaining, deadline, replay)
             except requests.RequestException as error:
                 failure, answer = classify(error)
                 if failure == "unsendable":  # a malformed URL, too many redirects: not worth trying again
@@ -151,8 +177,37 @@ class Transport:
                 wait_for = retry_after(response)
             if not self.backoff.pause(attempts, deadline, wait_for, f"{what} failed ({answer})"):
                 break
+        self._refuse_if_stopped(full_url, what, deadline)
         seconds = self._monotonic() - started
         raise answers.gave_up(_host(full_url), what, failure, answer, attempts, seconds, self.clean)
+
+    def stopped(self) -> bool:
+        """Whether a stop was asked for (RegistryOptions.stopped) and this thread is not `finishing`."""
+        if self.options.stopped is never or self._is_finishing():
+            return False
+        return bool(self.options.stopped())
+
+    def _is_finishing(self) -> bool:
+        depth: int = getattr(self._finishing, "depth", 0)
+        return depth > 0
+
+    @contextlib.contextmanager
+    def finishing(self) -> Iterator[None]:
+        """Within the block, on this thread, a stop neither refuses nor cuts a request: what was begun (a tag's
+        deletion) is finished."""
+        self._finishing.depth = getattr(self._finishing, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._finishing.depth -= 1
+
+    def _refuse_if_stopped(self, url: str, what: str, deadline: float) -> None:
+        if self.stopped():
+            raise answers.abandoned(_host(url), what, self._since(deadline), False, self.clean)
+
+    def _since(self, deadline: float) -> float:
+        """Seconds since the operation whose deadline is `deadline` began."""
+        return max(0.0, self._monotonic() - (deadline - self.deadline))
 
     def _attempt(
         self,
@@ -164,27 +219,90 @@ class Transport:
         params: Mapping[str, str] | None,
         remaining: float,
         deadline: float,
-        started: float,
+        replay: bool,
     ) -> requests.Response:
-        """One try, with its socket timeouts cut to what is left of the deadline, the body read as it comes."""
+        """One try, watched (its connection cut at the deadline, or for a read at a stop), with its socket
+        timeouts cut to what is left of the deadline, the body read as it comes, a blob read's redirects
+        followed (conveyor.registry.redirects)."""
+        stopped = self.options.stopped if method in READS and not self._is_finishing() else never
+        watch = Watch(deadline, self._monotonic, stopped)
+        try:
+            with self._watchdog.watching(watch):
+                response = self._send(method, url, headers, data, params, remaining, deadline)
+                hops = 0
+                while (to := redirects.target(response.status_code, response.headers, response.url or url)) is not None:
+                    response.close()
+                    if not redirects.follows(method, url):
+                        raise redirects.refused(self.registry, method, url, to, self.clean)
+                    hops += 1
+                    if hops > redirects.MAX_HOPS:
+                        raise redirects.too_many(self.registry, method, url, to, self.clean)
+                    headers = redirects.hop_headers(headers, self.base_url, to)
+                    response = self._send(method, to, headers, None, None, deadline - self._monotonic(), deadline)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+            if watch.cut is None:
+                if isinstance(error, requests.RequestException):
+                    raise
+                raise requests.ConnectionError(error) from error
+            self._cut(watch, url, what, deadline, replay, error)
+        if watch.cut is not None:
+            self._cut(watch, url, what, deadline, replay, None)
+        return response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        data: bytes | None,
+        params: Mapping[str, str] | None,
+        remaining: float,
+        deadline: float,
+    ) -> requests.Response:
+        """One HTTP exchange (requests' redirects off), its body read."""
         options = self.options
+        remaining = max(remaining, 0.001)
         timeout = (min(options.connect_timeout, remaining), min(options.read_timeout, remaining))
         response = self._session.request(
-            method, url, headers=dict(headers), data=data, params=params, timeout=timeout, stream=True
+            method,
+            url,
+            headers=dict(headers),
+            data=data,
+            params=params,
+            timeout=timeout,
+            stream=True,
+            allow_redirects=False,
         )
         if not self._read_body(response, deadline):
-            raise RegistryUnreachable(
-                self.clean(
-                    f"registry {_host(url)} was still sending its answer to {what} when the deadline "
-                    f"passed ({self._monotonic() - started:.1f} s)"
-                ),
-                "check the registry and any proxy in front of it, or raise CONVEYOR_REGISTRY_TIMEOUT",
-            )
+            raise self._still_sending(url, method, deadline)
         return response
+
+    def _cut(
+        self, watch: Watch, url: str, what: str, deadline: float, replay: bool, error: BaseException | None
+    ) -> NoReturn:
+        """Raise for an attempt the watchdog cut: ReadAbandoned at a stop; at the deadline, a write's lost
+        answer (without `replay`: the caller reads the registry's state), else the registry was too slow."""
+        cause = error.__cause__ if error is not None else None
+        if watch.cut == "stopped":
+            raise answers.abandoned(_host(url), what, self._since(deadline), True, self.clean) from cause
+        if not replay and what.split(" ", 1)[0] not in READS:
+            raise answers.answer_lost(_host(url), what, "still unanswered at the deadline", self.clean) from None
+        raise self._still_sending(url, what.split(" ", 1)[0], deadline) from None
+
+    def _still_sending(self, url: str, method: str, deadline: float) -> RegistryUnreachable:
+        what = f"{method} {urlsplit(url).path}"
+        return RegistryUnreachable(
+            self.clean(
+                f"registry {_host(url)} was still sending its answer to {what} when the deadline "
+                f"passed ({self._since(deadline):.1f} s)"
+            ),
+            "check the registry and any proxy in front of it, or raise CONVEYOR_REGISTRY_TIMEOUT",
+        )
 
     def _read_body(self, response: requests.Response, deadline: float) -> bool:
         """Read the body as it arrives; False (connection closed) when `deadline` passes first. A read
-        timeout bounds the wait for each byte only, so a server dripping bytes is stopped here."""
+        timeout bounds the wait for each byte only: the deadline is checked after each chunk here, and the
+        watchdog cuts a connection that sends nothing more (or drips its headers) past it."""
         chunks: list[bytes] = []
         try:
             while chunk := response.raw.read1(BODY_CHUNK, decode_content=True):
@@ -215,9 +333,10 @@ class Transport:
         return self.redactor.clean(" ".join(text.split()))
 
 
-def _new_session(pool_size: int) -> requests.Session:
+def _new_session(pool_size: int, watchdog: Watchdog) -> requests.Session:
+    """A session whose connections `watchdog` can cut (conveyor.registry.watchdog)."""
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+    adapter = WatchedAdapter(watchdog, pool_connections=4, pool_maxsize=pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

@@ -22,9 +22,10 @@ from conveyor.kube import (
 )
 from conveyor.kube.patches import container_images
 from conveyor.registry.client import RegistryClient
-from conveyor.stages.deleting import guarded, show
+from conveyor.stages.deleting import Candidates, guarded
 from conveyor.stages.knowledge import Knowledge
 from conveyor.stages.releases import Release, promote_and_prune
+from conveyor.stages.reports import Reports
 from conveyor.stages.rollouts import Waiting, check_targets, open_cluster, watch_rollout
 
 
@@ -50,6 +51,7 @@ def deploy(
     """`inv deploy` (the caller checked that the branch deploys)."""
     release, console, stop = request.release, waiting.console, waiting.stop
     environment = release.environment
+    reports = Reports(console, stop, "deploy")
     console.line(f"deploy: {environment.describe()}")
     check_prod_images(release, client)
     seen = release.look(client)
@@ -74,8 +76,9 @@ def deploy(
             "cluster; nothing promoted or deleted"
         )
         if failed := [result for result in results if not result.ok]:
-            handle_failure(request, client, cluster, known, changes, failed, waiting)
-        promote_and_prune(release, client, known, console, stop, seen=seen)
+            handle_failure(request, client, cluster, known, changes, failed, reports, waiting)
+        promote_and_prune(release, client, known, reports, seen=seen)
+        reports.finish()
         warn_if_unknown(known)
 
 
@@ -125,6 +128,7 @@ def handle_failure(
     known: Knowledge,
     changes: Sequence[ImageChange],
     failed: Sequence[RolloutResult],
+    reports: Reports,
     waiting: Waiting,
 ) -> None:
     """Keep the promotion tag, roll back if asked, then let the guard weigh the failed release (the
@@ -140,11 +144,17 @@ def handle_failure(
     else:
         for change in changed(changes):
             console.line(f"to roll back: {undo_command(cluster, change.deployment)}")
-    reports = [
-        guarded(client, known, names.release.repository, {names.release.tag: "the failed release"}, waiting.stop)
+    failed_release = [
+        guarded(
+            client,
+            known,
+            names.release.repository,
+            Candidates.of({names.release.tag: "the failed release"}, "failed-release"),
+            waiting.stop,
+        )
         for names in release.images.values()
     ]
-    show(reports, console, waiting.stop)
+    reports.show(failed_release)
     warn_if_unknown(known)
     why = "; rolled back" if request.roll_back else "; not rolled back (CONVEYOR_ROLLBACK)"
     raise RolloutFailed(failed[0].message + why)

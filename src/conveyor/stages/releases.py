@@ -10,17 +10,16 @@ from dataclasses import dataclass, replace
 
 from conveyor import tagnames
 from conveyor.config.model import DeployTarget, Environment, ProdNames
-from conveyor.console import Console
 from conveyor.errors import BadReference, CleanupRefused
-from conveyor.interrupt import Stop
 from conveyor.kube import ClusterAccess, connect, deployment_verdict
 from conveyor.kube.patches import container_images
 from conveyor.reference import ImageReference
 from conveyor.registry.client import RegistryClient
 from conveyor.registry.inventory import collect_tags
 from conveyor.registry.promotion import Seen, move_tag
-from conveyor.stages.deleting import guarded, show
+from conveyor.stages.deleting import Candidates, guarded
 from conveyor.stages.knowledge import Knowledge
+from conveyor.stages.reports import Reports
 
 Images = Mapping[str, Mapping[str, str]]  # deployment -> container -> image
 
@@ -54,8 +53,7 @@ def promote_and_prune(
     release: Release,
     client: RegistryClient,
     known: Knowledge,
-    console: Console,
-    stop: Stop,
+    reports: Reports,
     dry_run: bool = False,
     seen: Mapping[str, Seen] | None = None,
 ) -> None:
@@ -63,21 +61,23 @@ def promote_and_prune(
     the releases the guard lets go (not used by a cluster, not among the newest kept for rollback, not
     promoted anywhere). The caller has verified the rollout."""
     if not release.images:
-        console.line("cleanup.old-prod: no prod images configured")
+        reports.console.line("cleanup.old-prod: no prod images configured")
         return
     for names in release.images.values():
         known.check(names.release.repository)
     promotion = release.environment.promotion_tag
-    reports = []
+    done = []
     for names in release.images.values():
         repository, tag = names.release.repository, names.release.tag
         note = move_tag(client, repository, tag, promotion, dry_run, (seen or {}).get(repository))
         tags = collect_tags(client, repository, only=())
         if dry_run and tag in tags:  # as the registry will be once promoted
             tags[promotion] = replace(tags[tag], tag=promotion)
-        older = {t: "an older release" for t in tags if tagnames.is_release(t) and t != tag}
-        reports.append(guarded(client, known, repository, older, stop, tags, dry_run, (note,)))
-    show(reports, console, stop)
+        older = Candidates.of(
+            {t: "an older release" for t in tags if tagnames.is_release(t) and t != tag}, "old-release"
+        )
+        done.append(guarded(client, known, repository, older, reports.stop, tags, dry_run, (note,)))
+    reports.show(done)
 
 
 def check_promotable(release: Release, access: ClusterAccess) -> None:

@@ -97,14 +97,16 @@ def check_project() -> None:
         raise Exit(f"conveyor: {error}", code=error.exit_code) from None
 
 
-def toolbox(ctx: Context, flags: Mapping[str, Given] | None = None) -> Toolbox:
+def toolbox(ctx: Context, flags: Mapping[str, Given] | None = None, json_output: bool = False) -> Toolbox:
+    """The run's composition root; `json_output`: stdout carries one JSON document, human lines go to stderr."""
     from conveyor.console import Console
     from conveyor.interrupt import Stop
     from conveyor.redact import Redactor
     from conveyor.wiring.toolbox import Toolbox
 
     loaded = settings(ctx, flags)
-    console = Console.for_terminal(Redactor(loaded.secrets), loaded.in_gitlab, no_color="NO_COLOR" in os.environ)
+    redactor = Redactor(loaded.secrets)
+    console = Console.for_terminal(redactor, loaded.in_gitlab, "NO_COLOR" in os.environ, to_stderr=json_output)
     stop = Stop()
     stop.listen()  # Ctrl-C / SIGTERM: finish what is in flight, say what changed (one_line_errors restores)
     return Toolbox(settings=loaded, console=console, stop=stop)

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 
 from conveyor.config.model import CleanupPolicy, JobSpec
 from conveyor.errors import ConfigError
 from conveyor.jobimage.build import Request
 from conveyor.jobimage.tools import JobImageTools
 from conveyor.reference import ImageReference
-from conveyor.stages import build, cleanup, deploy, rollback, status, test
+from conveyor.stages import build, cleanup, deploy, plans, rollback, status, test
 from conveyor.stages.build import BuildResult
 from conveyor.stages.test import JobResult, JobRunner
 from conveyor.wiring.toolbox import Toolbox
@@ -80,41 +82,64 @@ def run_rollback(tools: Toolbox, kubeconfig: str = "", dry_run: bool = False) ->
         rollback.roll_back(tools.release(), client, tools.cluster_access(kubeconfig), tools.waiting(), dry_run)
 
 
-def cleanup_tag(tools: Toolbox, tag: str, dry_run: bool, skip_cluster_check: bool = False) -> None:
+def cleanup_tag(
+    tools: Toolbox, tag: str, dry_run: bool, skip_cluster_check: bool = False, as_json: bool = False
+) -> None:
     reference = cleanup.parse_tag_reference(tag, tools.settings.registry)
     known = tools.knowledge(skip_cluster_check=skip_cluster_check)
     known.scope.check_home(reference.repository)  # before the registry is asked anything
-    with tools.registry() as client:
-        cleanup.cleanup_one_tag(reference, client, known, tools.console, tools.stop, dry_run)
+    with tools.reports("cleanup", as_json) as reports, tools.registry() as client:
+        cleanup.cleanup_one_tag(reference, client, known, reports, dry_run)
 
 
-def cleanup_ci_image(tools: Toolbox, dry_run: bool = False) -> None:
+def cleanup_ci_image(tools: Toolbox, dry_run: bool = False, as_json: bool = False) -> None:
     images = tools.settings.images
-    with tools.registry() as client:
+    with tools.reports("cleanup.ci-image", as_json) as reports, tools.registry() as client:
         known = tools.knowledge()
-        cleanup.cleanup_ci_image(images.ci_commit, images.ci_branch, client, known, tools.console, tools.stop, dry_run)
+        cleanup.cleanup_ci_image(images.ci_commit, images.ci_branch, client, known, reports, dry_run)
 
 
-def cleanup_old_prod(tools: Toolbox, dry_run: bool = False, skip_cluster_check: bool = False) -> None:
+def cleanup_old_prod(
+    tools: Toolbox, dry_run: bool = False, skip_cluster_check: bool = False, as_json: bool = False
+) -> None:
     known = tools.knowledge(skip_cluster_check=skip_cluster_check)
-    with tools.registry() as client:
-        access = tools.cluster_access()
-        cleanup.cleanup_old_prod(tools.release(), client, access, known, tools.console, tools.stop, dry_run)
+    with tools.reports("cleanup.old-prod", as_json) as reports, tools.registry() as client:
+        cleanup.cleanup_old_prod(tools.release(), client, tools.cluster_access(), known, reports, dry_run)
 
 
-def cleanup_by_policy(tools: Toolbox, policy: CleanupPolicy, dry_run: bool, skip_cluster_check: bool = False) -> None:
+def cleanup_by_policy(
+    tools: Toolbox,
+    policies: Sequence[CleanupPolicy],
+    dry_run: bool,
+    skip_cluster_check: bool = False,
+    as_json: bool = False,
+    plan_out: Path | None = None,
+) -> None:
+    """Each policy's image, in turn, in one report (written as a plan to `plan_out`, a dry run's)."""
     settings = tools.settings
+    if plan_out is not None and not dry_run:
+        raise ConfigError(
+            "--plan-out writes the plan of a dry run", "leave out --execute, then run the plan with --plan"
+        )
     known = tools.knowledge(skip_cluster_check=skip_cluster_check)
-    repository = ImageReference.parse(f"{settings.registry_image}/{policy.image}").repository
-    known.scope.check_home(repository)
-    with tools.registry() as client:
-        cleanup.cleanup_by_policy(policy, repository, client, known, tools.console, tools.stop, dry_run)
+    with tools.reports("cleanup.policy", as_json, plan_out) as reports, tools.registry() as client:
+        for policy in policies:
+            repository = ImageReference.parse(f"{settings.registry_image}/{policy.image}").repository
+            known.scope.check_home(repository)
+            cleanup.cleanup_by_policy(policy, repository, client, known, reports, dry_run)
+
+
+def cleanup_by_plan(tools: Toolbox, path: Path, skip_cluster_check: bool = False, as_json: bool = False) -> None:
+    """`cleanup.policy --execute --plan FILE`: the plan's deletions, each still weighed."""
+    plan = plans.read_plan(path, tools.settings.registry_image, datetime.now(UTC))
+    known = tools.knowledge(skip_cluster_check=skip_cluster_check)
+    with tools.reports("cleanup.policy", as_json) as reports, tools.registry() as client:
+        plans.execute_plan(plan, client, known, reports)
 
 
 def scheduled_cleanup(tools: Toolbox) -> None:
     """The scheduled cleanup: conveyor.cleanup_policy's rules, executed (`inv cleanup.policy --execute`)."""
-    for policy in configured_policies(tools, CleanupPolicy()):
-        cleanup_by_policy(tools, policy, dry_run=False)
+    cleanup_by_policy(tools, configured_policies(tools, CleanupPolicy()), dry_run=False)
 
 
 def configured_policies(tools: Toolbox, flags: CleanupPolicy) -> list[CleanupPolicy]:

@@ -8,6 +8,9 @@ environment. Built once per task by the task layer; tests build it with their ow
 from __future__ import annotations
 
 import functools
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from conveyor.registry.credentials import Credentials, resolve_credentials
 from conveyor.stages.build import BuildTarget
 from conveyor.stages.knowledge import GuardScope, Knowledge
 from conveyor.stages.releases import Release
+from conveyor.stages.reports import Reports
 from conveyor.stages.rollouts import Waiting
 
 
@@ -63,6 +67,7 @@ class Toolbox:
             redactor=self.console.redactor,
             deadline=settings.registry_timeout,
             gitlab=self.gitlab_api(),
+            stopped=lambda: self.stop.requested,
         )
         return RegistryClient(settings.registry, self.credentials, options)
 
@@ -154,6 +159,21 @@ class Toolbox:
         environment = environment or self.settings.deploy_environment
         return Release(environment, {name: self.settings.images.prod[name] for name in environment.images})
 
+    @contextmanager
+    def reports(self, task: str, as_json: bool = False, plan_out: Path | None = None) -> Iterator[Reports]:
+        """The reports of one cleanup task: counted (and, `as_json`, printed as one JSON document on stdout;
+        with `plan_out`, written there as a plan) when it ends, also when it fails or is interrupted (the
+        document then says it is not complete, and no plan is written)."""
+        out = print_json if as_json else None
+        reports = Reports(self.console, self.stop, task, self.settings.registry_image, out, plan_out)
+        try:
+            yield reports
+        except BaseException:
+            reports.complete = False
+            raise
+        finally:
+            reports.finish()
+
     def knowledge(self, strict: bool = True, skip_cluster_check: bool = False) -> Knowledge:
         """The deletion guard's knowledge for this run. `strict` (the cleanup tasks): a cluster that cannot be
         asked refuses the run before anything changes; otherwise (deploy) what it might use is kept."""
@@ -170,3 +190,9 @@ class Toolbox:
         )
         origin = GitAnswer(settings.project_dir).origin_branches
         return Knowledge(scope, self.cluster_access(), origin, self.console, skip_cluster_check, strict)
+
+
+def print_json(text: str) -> None:
+    """A task's JSON document, alone on stdout (its human lines went to stderr)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()

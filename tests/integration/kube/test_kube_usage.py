@@ -70,6 +70,7 @@ def test_conveyor_finds_what_kubectl_shows(make_env: Callable[..., Env]) -> None
         env.sim.cluster.seed_object(kind, NAMESPACE, name, spec)
     assert wait_until(lambda: settled(env, pods=3))
 
+    asked_before = len(env.sim.sim.recorded("GET"))
     uses = conveyor_uses(env)
     v3 = push_image(env.registry.url, REPO, "v3")  # the same content again: the digest the kubelet saw
     expected = {env.image(tag) for tag in ("v1", "v2", "v3")} | {f"{registry}/{REPO}@{v3}"}
@@ -89,12 +90,13 @@ def test_conveyor_finds_what_kubectl_shows(make_env: Callable[..., Env]) -> None
     assert (env.image("v3"), "deployment/web (namespace conveyor, revision 3)") in where
     assert (other["report"] + ":cj-init", "cronjob/nightly (namespace conveyor, init container fetch)") in where
     assert (f"{other['tool']}@{tool['pod']}", "pod/debug (namespace conveyor, running (imageID))") in where
-    # one list request per kind, without a selector
-    lists = tuple(f"/namespaces/conveyor/{kind}" for kind, _ in KINDS)
-    listed = [r.path for r in env.sim.sim.recorded("GET") if r.client == "python" and not r.query]
-    assert sorted(p for p in listed if p.endswith(lists)) == sorted(
-        f"{group}/namespaces/conveyor/{kind}" for kind, group in KINDS
-    )
+    # one cluster-wide list request per kind (every namespace), in chunks, without a selector
+    kinds = {kind for kind, _ in KINDS}
+    asked = env.sim.sim.recorded("GET")[asked_before:]
+    listed = [r for r in asked if r.client == "python" and r.path.rsplit("/", 1)[-1] in kinds]
+    assert sorted(r.path for r in listed) == sorted(f"{group}/{kind}" for kind, group in KINDS)
+    queries = [r.query for r in listed]
+    assert all("limit" in query and not any("Selector" in key for key in query) for query in queries), queries
 
 
 @pytest.mark.parametrize(
@@ -108,7 +110,7 @@ def test_a_forbidden_kind_fails_like_kubectl(
     env.sim.sim.forbidden.add(kind)
     refusal = (
         f'{qualified} is forbidden: User "system:serviceaccount:conveyor:deployer" cannot list resource "{kind}" '
-        f'in API group "{group}" in the namespace "conveyor"'
+        f'in API group "{group}" at the cluster scope'
     )
     shown = env.kubectl("get", EVERY_KIND, "--all-namespaces", "--chunk-size=2", "-o", "json")
     assert shown.returncode == 1
@@ -117,8 +119,10 @@ def test_a_forbidden_kind_fails_like_kubectl(
     with pytest.raises(ClusterError) as refused:  # Conveyor gives no partial answer
         conveyor_uses(env)
     assert str(refused.value) == (
-        f'cannot list {kind} in namespace "conveyor" (context sim): {refusal}: the role of the kubeconfig\'s user '
-        f'needs a rule allowing verbs get and list on resource "{kind}" in API group "{group}" in namespace "conveyor"'
+        f"cannot list {kind} in every namespace (context sim): {refusal}, so the guard cannot know what else runs "
+        "there: grant the read-only ClusterRole conveyor-guard (README 'What Conveyor never deletes'), or name the "
+        "namespaces to look in (conveyor.guard.namespaces); the kubeconfig's user needs a rule allowing verbs get "
+        f'and list on resource "{kind}" in API group "{group}" at the cluster scope (a ClusterRole)'
     )
 
 

@@ -1,6 +1,7 @@
 """Deadlines against real sockets: a silent server, a drip-feeding one, one that stalls after its headers, a
 refused port, and a web server that answers 200 to everything. Each ends `cleanup.delete_tags` within its
-bound, in one line, changing nothing."""
+bound, in one line, changing nothing (its first request reads the tag's digest, as a permit needs it).
+Protocol edges (loops, dripped headers, stops, redirects): test_registry_edges.py."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ import pytest
 
 from conveyor.errors import ConveyorError
 from conveyor.registry import RegistryClient, RegistryOptions
-from conveyor.registry.errors import NotARegistry, RegistryUnreachable
+from conveyor.registry.errors import RegistryProtocolError, RegistryUnreachable
 from tests.support import deletions
 from tests.support.badservers import RefusedPort, SilentServer, drip_server, html_server
 
 pytestmark = pytest.mark.integration
 DEADLINE = 3.0
 MARGIN = 1.5  # thread start-up, the last drip interval, a loaded 2-core machine
+HEAD = "HEAD /v2/group/app/manifests/t1"  # the digest look-up; a HEAD without a digest is followed by the GET
+GET = "GET /v2/group/app/manifests/t1"
 
 
 class Server(Protocol):
@@ -36,7 +39,7 @@ CASES: list[tuple[str, Callable[[], Server], type[ConveyorError], str, float]] =
         "silent",
         lambda: SilentServer().start(),
         RegistryUnreachable,
-        r"registry ADDR did not answer GET /v2/ \(read timeout; 1 attempt in 3\.\d s\): "
+        rf"registry ADDR did not answer {HEAD} \(read timeout; 1 attempt in 3\.\d s\): "
         r"check that the registry is up and reachable, or raise CONVEYOR_REGISTRY_TIMEOUT",
         DEADLINE + MARGIN,
     ),
@@ -44,7 +47,7 @@ CASES: list[tuple[str, Callable[[], Server], type[ConveyorError], str, float]] =
         "drip-feeding",
         lambda: drip_server(interval=1.0),
         RegistryUnreachable,
-        r"registry ADDR was still sending its answer to GET /v2/ when the deadline passed \([34]\.\d s\): "
+        rf"registry ADDR was still sending its answer to {GET} when the deadline passed \([34]\.\d s\): "
         r"check the registry and any proxy in front of it, or raise CONVEYOR_REGISTRY_TIMEOUT",
         DEADLINE + MARGIN,
     ),
@@ -52,7 +55,7 @@ CASES: list[tuple[str, Callable[[], Server], type[ConveyorError], str, float]] =
         "stalls-after-its-headers",
         lambda: drip_server(interval=60.0),
         RegistryUnreachable,
-        r"registry ADDR did not answer GET /v2/ \(read timeout; 1 attempt in 3\.\d s\): "
+        rf"registry ADDR did not answer {GET} \(read timeout; 1 attempt in [23]\.\d s\): "
         r"check that the registry is up and reachable, or raise CONVEYOR_REGISTRY_TIMEOUT",
         DEADLINE + MARGIN,
     ),
@@ -60,16 +63,16 @@ CASES: list[tuple[str, Callable[[], Server], type[ConveyorError], str, float]] =
         "refused",
         RefusedPort,
         RegistryUnreachable,
-        r"cannot reach ADDR: connection refused \(GET /v2/, 3 attempts in 1\.\d s\): "
+        rf"cannot reach ADDR: connection refused \({HEAD}, 3 attempts in 1\.\d s\): "
         r"check the registry address \(CI_REGISTRY\) and that it is running",
         3.0,
     ),
     (
         "html-200-to-everything",
         html_server,
-        NotARegistry,
-        r"ADDR is not a Docker registry API \(no Docker-Distribution-API-Version header on /v2/\): "
-        r"check the registry address \(CI_REGISTRY\) and scheme \(CONVEYOR_REGISTRY_SCHEME\)",
+        RegistryProtocolError,
+        r"registry ADDR answered 200 and a text/html body instead of the manifest group/app:t1: "
+        r"check the registry address \(CI_REGISTRY\) and any proxy in front of it",
         1.0,
     ),
 ]

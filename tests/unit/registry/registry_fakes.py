@@ -27,6 +27,7 @@ class Call:
     params: dict[str, str]
     data: bytes | None
     timeout: tuple[float, float] | None = None
+    allow_redirects: bool = True  # requests' default: the transport must turn it off
 
     @property
     def path(self) -> str:
@@ -93,6 +94,7 @@ class FakeSession(requests.Session):
             dict(kwargs.get("params") or {}),
             kwargs.get("data"),
             kwargs.get("timeout"),
+            kwargs.get("allow_redirects", True),
         )
         self.calls.append(call)
         result = self.handler(call)
