@@ -97,7 +97,7 @@ class Cluster:
     def _timeout(self, read: float | None = None) -> tuple[float, float]:
         return (self.timeouts.connect, read if read is not None else self.timeouts.read)
 
-    def _send(
+    def send(
         self,
         method: str,
         path: str,
@@ -132,7 +132,7 @@ class Cluster:
             raise ApiException(http_resp=response)
         return response.response
 
-    def _call(
+    def call_json(
         self,
         what: str,
         call: Callable[[], Any],
@@ -171,14 +171,14 @@ class Cluster:
             ) from None
 
     def verify(self) -> None:
-        self._call("contacting the cluster", lambda: self._send("GET", "/version/", {}))
+        self.call_json("contacting the cluster", lambda: self.send("GET", "/version/", {}))
         self._check_namespace()
 
     def _check_namespace(self) -> None:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            self._send("GET", "/api/v1/namespaces/{namespace}", {"namespace": self.namespace})
+            self.send("GET", "/api/v1/namespaces/{namespace}", {"namespace": self.namespace})
         except ApiException as exc:
             if exc.status == 404:
                 raise ClusterError(
@@ -198,17 +198,17 @@ class Cluster:
         )
 
     def get_deployment(self, name: str) -> Obj:
-        return self._call(
+        return self.call_json(
             f"reading deployment {name}",
-            lambda: self._send("GET", DEPLOYMENT, {"namespace": self.namespace, "name": name}),
+            lambda: self.send("GET", DEPLOYMENT, {"namespace": self.namespace, "name": name}),
             self._missing(name),
         )
 
     def list_deployment(self, name: str) -> tuple[Obj, str]:
         """The Deployment and the list's resourceVersion (where a watch must start); DeploymentNotFound."""
-        listed = self._call(
+        listed = self.call_json(
             f"listing deployment {name}",
-            lambda: self._send(
+            lambda: self.send(
                 "GET", DEPLOYMENTS, {"namespace": self.namespace}, [("fieldSelector", f"metadata.name={name}")]
             ),
         )
@@ -218,9 +218,9 @@ class Cluster:
         return items[0], str((listed.get("metadata") or {}).get("resourceVersion", ""))
 
     def patch_deployment(self, name: str, body: Any, content_type: str) -> Obj:
-        return self._call(
+        return self.call_json(
             f"patching deployment {name}",
-            lambda: self._send(
+            lambda: self.send(
                 "PATCH",
                 DEPLOYMENT,
                 {"namespace": self.namespace, "name": name},
@@ -239,7 +239,7 @@ class Cluster:
 
         response = self.request(
             f"watching deployment {name}",
-            lambda: self._send(
+            lambda: self.send(
                 "GET",
                 DEPLOYMENTS,
                 {"namespace": self.namespace},
@@ -291,7 +291,7 @@ class Cluster:
         query = [("limit", str(limit))] + ([("continue", token)] if token else [])
         what = f"cannot list {kind} {scope} (context {self.connection.context or '(none)'})"
         try:
-            response = self._send("GET", path, {"namespace": namespace} if namespace else {}, query)
+            response = self.send("GET", path, {"namespace": namespace} if namespace else {}, query)
         except ApiException as exc:
             if exc.status == 403:
                 raise ListForbidden(f"{what}: {_api_message(exc)}", _rbac_hint(kind, group, namespace)) from None
@@ -309,9 +309,9 @@ class Cluster:
 
     def _list(self, kind: str, group: str, selector: tuple[str, str]) -> list[Obj]:
         """The items of `kind` in the namespace that match one label or field selector."""
-        listed = self._call(
+        listed = self.call_json(
             f"listing {kind}",
-            lambda: self._send(
+            lambda: self.send(
                 "GET", f"{group}/namespaces/{{namespace}}/{kind}", {"namespace": self.namespace}, [selector]
             ),
         )
