@@ -180,7 +180,7 @@ def test_a_stop_ends_a_listing_without_end_within_a_second(servers: list[FakeHtt
         r"after 0\.[5-9] s(, before it was sent)?",
         str(error),
     ), str(error)
-    assert 0.5 <= took < 1.5, f"{took:.2f} s"
+    assert 0.45 <= took < 1.5, f"{took:.2f} s"  # the stop comes at 0.5 s on its own clock
     pages = len(server.paths)
     time.sleep(0.3)
     assert len(server.paths) == pages  # nothing more was asked
@@ -195,7 +195,7 @@ def test_a_stop_abandons_a_read_waiting_for_its_answer(servers: list[FakeHttpSer
     assert re.fullmatch(
         rf"stopped waiting for {re.escape(server.address)}'s answer to GET /v2/: after 0\.[5-9] s", str(error)
     ), str(error)
-    assert 0.5 <= took < 1.5, f"{took:.2f} s"
+    assert 0.45 <= took < 1.5, f"{took:.2f} s"  # the stop comes at 0.5 s on its own clock
 
 
 def test_a_stop_lets_a_write_already_sent_finish_and_sends_nothing_new(registry: RegistryProcess) -> None:
