@@ -200,13 +200,27 @@ def test_context_and_namespace_overrides_apply_to_the_deployed_environment_only(
     base = shop.example.base_image
     first, second = shop.push(1), shop.push(2)
     flagged = shop.deploy(first, "--context", "ops", "--namespace", CANARY)
-    assert f"deploy: environment staging (context ops, namespace {CANARY})" in flagged.stdout
+    assert (
+        f"deploy: environment staging (context ops, namespace {CANARY}; context from --context; namespace from "
+        "--namespace)"
+    ) in flagged.stdout
     assert asked_once(flagged.stdout, "context ops ", "also gitlab/shop:production")
     assert (shop.image(CANARY), shop.image(STAGING), shop.image(PRODUCTION)) == (shop.ref(first), base, base)
 
-    variables = shop.deploy(second, "--environment", "production", KUBE_CONTEXT="ops", KUBE_NAMESPACE=CANARY)
-    assert f"deploy: environment production (context ops, namespace {CANARY})" in variables.stdout
-    assert asked_once(variables.stdout, "context gitlab/shop:staging ", "also ops")
+    before = shop.snapshot()
+    commit = {"CI_COMMIT_SHA": second.removeprefix("prod-"), "CI_COMMIT_REF_NAME": "main"}
+    contradicting = shop.inv("deploy", "--environment", "production", KUBE_NAMESPACE=CANARY, **commit)
+    assert_one_line_failure(
+        contradicting, f"KUBE_NAMESPACE sets namespace '{CANARY}', but environment production has its own namespace"
+    )
+    assert shop.snapshot() == before, "refused before anything was asked or changed"
+
+    in_gitlab = {"GITLAB_CI": "true", "CI_COMMIT_BRANCH": "main", "KUBE_CONTEXT": "ops", "KUBE_NAMESPACE": CANARY}
+    variables = shop.deploy(second, "--environment", "production", **in_gitlab)
+    assert (
+        f"deploy: environment production (context ops, namespace {CANARY}; context from KUBE_CONTEXT; "
+        "namespace from KUBE_NAMESPACE)"
+    ) in variables.stdout
     assert (shop.image(CANARY), shop.image(STAGING), shop.image(PRODUCTION)) == (shop.ref(second), base, base)
     tags = shop.tags()
     assert tags["prod-staging"] == tags[first] and tags["prod"] == tags[second]

@@ -41,12 +41,17 @@ PROJECT: dict[str, Any] = {
 }
 
 
-def load(project: dict[str, Any] | None = None, environ: dict[str, str] | None = None, **flags: str) -> Settings:
+def load(
+    project: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+    dotenv: dict[str, str] | None = None,
+    **flags: str,
+) -> Settings:
     return load_settings(
         project_dir=Path("/project"),
         yaml_config=PROJECT if project is None else project,
         environ=REGISTRY | {"CI_COMMIT_SHA": SHA, "CI_COMMIT_REF_NAME": "main"} | (environ or {}),
-        dotenv={},
+        dotenv=dict(dotenv or {}),
         git=lambda _question: None,
         flags=environment_flags(flags.get("environment", ""), flags.get("context", ""), flags.get("namespace", "")),
     )
@@ -68,10 +73,40 @@ def test_context_and_namespace_flags_move_the_deployed_environment_only() -> Non
     assert where(flagged) == {"staging": ("ops", "canary"), "production": ("gitlab/shop:production", "shop")}
     named = load(environment="production", context="ops")
     assert where(named) == {"staging": ("gitlab/shop:staging", "shop-staging"), "production": ("ops", "shop")}
-    variables = load(environ={"KUBE_CONTEXT": "ops", "KUBE_NAMESPACE": "canary"}, environment="production")
+    in_gitlab = {"GITLAB_CI": "true", "KUBE_CONTEXT": "ops", "KUBE_NAMESPACE": "canary"}
+    variables = load(environ=in_gitlab, environment="production")
     assert where(variables)["staging"] == ("gitlab/shop:staging", "shop-staging")
     assert where(variables)["production"] == ("ops", "canary")
+    assert variables.deploy_environment.describe() == (
+        "environment production (context ops, namespace canary; context from KUBE_CONTEXT; "
+        "namespace from KUBE_NAMESPACE)"
+    )
     assert where(load(environ={"KUBE_NAMESPACE": "env"}, namespace="flag"))["staging"][1] == "flag", "flags win"
+    assert flagged.deploy_environment.describe().endswith("; context from --context; namespace from --namespace)")
+
+
+@pytest.mark.parametrize(
+    ("environ", "dotenv", "source"),
+    [
+        ({"KUBE_NAMESPACE": "shop-staging"}, {}, "KUBE_NAMESPACE"),
+        ({}, {"KUBE_NAMESPACE": "shop-staging"}, ".env (KUBE_NAMESPACE)"),
+    ],
+    ids=["process", "dotenv"],
+)
+def test_outside_gitlab_a_variable_contradicting_the_environment_is_refused(
+    environ: dict[str, str], dotenv: dict[str, str], source: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load(environ=environ, dotenv=dotenv, environment="production").deploy_environment  # noqa: B018
+    assert str(raised.value) == (
+        f"{source} sets namespace 'shop-staging', but environment production has its own namespace 'shop' in "
+        "invoke.yaml: unset KUBE_NAMESPACE (in the shell or .env), or pass --namespace shop-staging to deploy "
+        "there anyway"
+    )
+    agreeing = load(environ={"KUBE_NAMESPACE": "shop"}, environment="production").deploy_environment
+    assert (agreeing.namespace, agreeing.overrides) == ("shop", ()), "the same value is no contradiction"
+    staging = load(environ=environ, dotenv=dotenv, environment="staging").deploy_environment
+    assert staging.namespace == "shop-staging" and staging.overrides == ()
 
 
 def test_every_environment_started_by_hand_must_be_named() -> None:
@@ -104,7 +139,7 @@ def test_the_guard_asks_every_environment_in_its_own_context(monkeypatch: pytest
 
     monkeypatch.setattr(knowledge, "contexts", lambda _access: (entries, ""))
     monkeypatch.setattr(knowledge, "connect", refuse)
-    settings = load(environ={"KUBE_CONTEXT": "ops"}, namespace="canary")
+    settings = load(context="ops", namespace="canary")
     views = toolbox(settings).knowledge(strict=False).clusters()
     assert asked == ["ops", "gitlab/shop:production"]
     assert [view.place for view in views] == [

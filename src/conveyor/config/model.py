@@ -87,6 +87,7 @@ class Environment:
     url: str = ""
     targets: tuple[DeployTarget, ...] = ()
     own_targets: bool = False
+    overrides: tuple[str, ...] = ()  # where a context or namespace other than its own came from, as said
 
     @property
     def promotion_tag(self) -> str:
@@ -106,7 +107,8 @@ class Environment:
     def describe(self) -> str:
         context = f"context {self.context}" if self.context else "the current context"
         namespace = f"namespace {self.namespace}" if self.namespace else "its namespace"
-        return f"environment {self.name} ({context}, {namespace})"
+        overrides = "".join(f"; {override}" for override in self.overrides)
+        return f"environment {self.name} ({context}, {namespace}{overrides})"
 
 
 @dataclass(frozen=True)

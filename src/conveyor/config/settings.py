@@ -106,12 +106,36 @@ class Settings:
         return tuple(self._resolved(declared, declared.name == chosen) for declared in self.declared_environments)
 
     def _resolved(self, declared: Environment, chosen: bool) -> Environment:
+        context, namespace = declared.context, declared.namespace
+        overrides: list[str] = []
+        if chosen:
+            context = self._overridden("kube_context", "context", declared.name, context, overrides)
+            namespace = self._overridden("kube_namespace", "namespace", declared.name, namespace, overrides)
         return replace(
             declared,
-            context=(self.kube_context if chosen else "") or declared.context,
-            namespace=(self.kube_namespace if chosen else "") or declared.namespace,
+            context=context,
+            namespace=namespace,
             targets=declared.targets if declared.own_targets else self.deploy_targets,
+            overrides=tuple(overrides),
         )
+
+    def _overridden(self, name: str, what: str, environment: str, own: str, said: list[str]) -> str:
+        """The environment's `what` (context or namespace): a value of setting `name` replaces its `own` when
+        it comes from a flag, or in a GitLab job (GitLab scopes the variable to the job's environment); from
+        the process or .env outside GitLab, a value contradicting its own is refused (issue: a staging
+        namespace left in .env must not send production there). Where it replaces the own, it is `said`."""
+        value = str(getattr(self, name))
+        if not value or value == own:
+            return own
+        source = self.source(name)
+        if own and not source.startswith("--") and self.gitlab_ci != "true":
+            raise ConfigError(
+                f"{source} sets {what} {value!r}, but environment {environment} has its own {what} {own!r} "
+                f"in invoke.yaml",
+                f"unset {BY_NAME[name].env} (in the shell or .env), or pass --{what} {value} to deploy there anyway",
+            )
+        said.append(f"{what} from {source}")
+        return value
 
     def _chosen_environment(self) -> str:
         """The environment being deployed: CI_ENVIRONMENT_NAME (--environment), else the only one, else the
